@@ -1,0 +1,1 @@
+"""Benchmarks (`tagwatch bench ...`): each prints a JSON summary as its last line."""

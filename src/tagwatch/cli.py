@@ -1,0 +1,24 @@
+"""The `tagwatch` command. Each group lives beside the code it drives."""
+
+from __future__ import annotations
+
+import typer
+
+from tagwatch.bench.cli import bench_app
+from tagwatch.sim.cli import simulate_command
+
+app = typer.Typer(
+    help="tagwatch: GPS electronic monitoring: zones, curfews, alerts and evidence.",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
+app.command("simulate")(simulate_command)
+
+
+@app.callback()
+def main() -> None:
+    """GPS electronic monitoring: zones, curfews, alerts and evidence."""
+
+
+if __name__ == "__main__":
+    app()

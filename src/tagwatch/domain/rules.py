@@ -1,0 +1,58 @@
+"""What the engine checks for each monitored subject: the requirements in force.
+
+The service layer builds a `RuleBook` from subjects, assignments and orders; the engine
+compiles it once into arrays and keeps the compiled form between batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tagwatch.domain.zones import Appointment, Curfew, Zone
+
+DEFAULT_CRS = "EPSG:27700"  # British National Grid: metres, accurate across Great Britain
+DEFAULT_ALLOWED_LATENESS_S = 48 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class HealthPolicy:
+    """Thresholds of the device-health rules."""
+
+    low_battery_pct: float = 20.0
+    battery_recovered_pct: float = 30.0  # hysteresis: close only once clearly recharged
+    no_gps_after_s: float = 15 * 60.0  # talking, but no valid position for this long
+    no_comms_after_s: float = 30 * 60.0  # silent for this long
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectRules:
+    """Everything one subject must comply with, and the devices that report for them."""
+
+    subject_id: str
+    device_ids: tuple[str, ...]
+    zones: tuple[Zone, ...] = ()
+    curfews: tuple[Curfew, ...] = ()
+    appointments: tuple[Appointment, ...] = ()
+    health: HealthPolicy = field(default_factory=HealthPolicy)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    crs: str = DEFAULT_CRS
+    allowed_lateness_s: float = DEFAULT_ALLOWED_LATENESS_S
+    # Consecutive confirmed fixes that open an episode. One confirmed fix can be a GPS
+    # outlier whose accuracy the receiver under-reported; a second one rarely is.
+    confirmations: int = 2
+    # A single fix this far beyond its own accuracy radius opens an episode at once.
+    decisive_margin_m: float = 75.0
+    # A gap without evidence longer than this breaks a run of consecutive evidence.
+    max_evidence_gap_s: float = 600.0
+    # An episode whose opening evidence reached the engine this long after the fix time
+    # is flagged late (the operator sees occurred_at well before detected_at).
+    late_after_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBook:
+    subjects: tuple[SubjectRules, ...]
+    settings: EngineSettings = field(default_factory=EngineSettings)

@@ -1,0 +1,215 @@
+"""`evaluate`: one step of the engine over a batch of fixes and device events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from tagwatch.domain.episodes import (
+    ApproachWarning,
+    EngineEvent,
+    Episode,
+    FixBeyondLateness,
+)
+from tagwatch.domain.positions import DeviceEvent, DeviceEventKind, Fix
+from tagwatch.engine.advance import WorkingSlots, advance, row_keys
+from tagwatch.engine.batch import FixBatch
+from tagwatch.engine.compile import CompiledRules
+from tagwatch.engine.devices import DeviceWork
+from tagwatch.engine.health import HEALTH_EVENT_KINDS, HealthRecord
+from tagwatch.engine.publish import changes, episode_from_draft, merge
+from tagwatch.engine.state import EngineState, EpisodeKey, SlotMemory
+from tagwatch.engine.timebase import from_ms, to_ms
+from tagwatch.engine.timed import close_finished_windows, finalise_appointments
+
+BEACON_KINDS = {DeviceEventKind.BEACON_IN_RANGE: True, DeviceEventKind.BEACON_OUT_OF_RANGE: False}
+
+
+@dataclass(slots=True)
+class Outcome:
+    events: list[EngineEvent] = field(default_factory=list)
+    published: dict[EpisodeKey, tuple[Episode, ...]] = field(default_factory=dict)
+
+    def publish(
+        self, key: EpisodeKey, new: tuple[Episode, ...], now: datetime, late_after_s: float
+    ) -> None:
+        old = self.published.get(key, ())
+        self.events.extend(changes(old, new, now, late_after_s))
+        if new:
+            self.published[key] = new
+        else:
+            self.published.pop(key, None)
+
+
+def evaluate(
+    rules: CompiledRules,
+    state: EngineState,
+    fixes: FixBatch | Sequence[Fix],
+    device_events: Sequence[DeviceEvent],
+    now: datetime,
+) -> tuple[EngineState, list[EngineEvent]]:
+    """Judge a batch (any order, any batching, duplicates allowed) at time `now`."""
+    if state.rules_shape != (rules.device_count, rules.slot_count):
+        raise ValueError("engine state was made for other rules; rebuild it with the rules")
+    settings = rules.settings
+    now_ms = to_ms(now)
+    horizon_ms = max(state.horizon_ms, now_ms - round(settings.allowed_lateness_s * 1000))
+    if not isinstance(fixes, FixBatch):
+        fixes = FixBatch.from_fixes(fixes, rules.device_index)
+    batch = fixes.sorted_unique()
+    outcome = Outcome(published=dict(state.published))
+
+    beyond = batch.time_ms < horizon_ms
+    outcome.events.extend(
+        FixBeyondLateness(rules.device_ids[int(d)], from_ms(int(t)), now)
+        for d, t in zip(batch.device[beyond], batch.time_ms[beyond], strict=True)
+    )
+    batch = batch.take(~beyond)
+
+    devices = DeviceWork.of(state)
+    replay = _take_device_events(rules, devices, device_events, now_ms)
+
+    # A row no newer than its device's latest evaluated fix is late (or a duplicate).
+    late = batch.time_ms <= devices.latest_ms[batch.device]
+    if late.any():
+        known = state.history.rows_for(np.unique(batch.device[late]))
+        batch = batch.take(
+            ~np.isin(row_keys(batch.device, batch.time_ms), row_keys(known.device, known.time_ms))
+        )
+        late = batch.time_ms <= devices.latest_ms[batch.device]
+    replay_devices = np.union1d(np.unique(batch.device[late]), np.array(sorted(replay), np.int32))
+    replay_devices = replay_devices.astype(np.int32)
+    in_order = ~np.isin(batch.device, replay_devices)
+
+    work = WorkingSlots(
+        state.slots.last_ms.copy(), dict(state.slots.machines), state.slots.machines
+    )
+    warnings = advance(rules, work, batch.take(in_order), devices.beacon)
+    replayed_slots: set[int] = set()
+    if replay_devices.shape[0]:
+        replayed_slots = _reset_to_base(rules, work, state.base, replay_devices)
+        fresh = batch.take(~in_order)
+        rows = FixBatch.concat([state.history.rows_for(replay_devices), fresh]).sorted_unique()
+        warn_rows = np.isin(
+            row_keys(rows.device, rows.time_ms), row_keys(fresh.device, fresh.time_ms)
+        )
+        warnings += advance(rules, work, rows, devices.beacon, warn_rows)
+    history = state.history.append(batch)
+    devices.take_rows(batch, now_ms)
+
+    for warning in warnings:
+        info = rules.slot_info[warning.slot]
+        outcome.events.append(
+            ApproachWarning(
+                info.device_id,
+                info.subject_id,
+                info.requirement_id,
+                from_ms(warning.time_ms),
+                round(warning.distance_m, 2),
+                now,
+                (now_ms - warning.time_ms) / 1000.0 > settings.late_after_s,
+            )
+        )
+    close_finished_windows(work, now_ms)
+    for slot in sorted(work.touched):
+        machine = work.machines.get(slot)
+        drafts = machine.drafts if machine is not None else []
+        info = rules.slot_info[slot]
+        found = [episode_from_draft(info, draft) for draft in drafts]
+        if slot in replayed_slots:
+            new = tuple(sorted(found, key=lambda episode: episode.start))
+        else:
+            new = merge(outcome.published.get(slot, ()), found)
+        outcome.publish(slot, new, now, settings.late_after_s)
+        if machine is not None:
+            machine.drafts = [d for d in machine.drafts if d.end is None]
+            if machine.at_rest and not devices.keeps_machine(rules, slot):
+                del work.machines[slot]
+    outcome.events.extend(finalise_appointments(rules, work, outcome.published, devices, now))
+    for key, new_health in devices.health_episodes(rules, outcome.published, now_ms, horizon_ms):
+        outcome.publish(key, new_health, now, settings.late_after_s)
+
+    base = state.base
+    if horizon_ms > state.horizon_ms and len(history):
+        old_rows, history = history.split_before(horizon_ms)
+        base = _advance_base(rules, base, old_rows, devices.beacon)
+        for key, episodes in list(outcome.published.items()):
+            kept = tuple(e for e in episodes if e.end is None or to_ms(e.end) >= horizon_ms)
+            if kept:
+                outcome.published[key] = kept
+            else:
+                del outcome.published[key]
+
+    new_state = devices.into_state(
+        state,
+        slots=SlotMemory(work.last_ms, work.machines),
+        base=base,
+        horizon_ms=horizon_ms,
+        history=history,
+        published=outcome.published,
+    )
+    return new_state, outcome.events
+
+
+def _take_device_events(
+    rules: CompiledRules, devices: DeviceWork, device_events: Sequence[DeviceEvent], now_ms: int
+) -> set[int]:
+    """Record device events; return the tags whose evaluated fixes a beacon report revises."""
+    replay: set[int] = set()
+    for event in sorted(device_events, key=lambda e: (e.time, e.device_id, e.kind.value)):
+        time_ms = to_ms(event.time)
+        device = rules.device_index.get(event.device_id)
+        if event.kind in BEACON_KINDS:
+            tags = set(rules.beacon_tags.get(event.device_id, ()))
+            if device is not None:
+                tags.add(device)
+            for tag in tags:
+                if devices.add_beacon(tag, time_ms, BEACON_KINDS[event.kind]):
+                    replay.add(tag)
+        if device is None:
+            continue
+        received = now_ms if event.received_at is None else min(to_ms(event.received_at), now_ms)
+        devices.touch(device, time_ms, received)
+        if event.kind in HEALTH_EVENT_KINDS:
+            devices.add_health(device, HealthRecord(time_ms, event.kind, event.value))
+    return replay
+
+
+def _reset_to_base(
+    rules: CompiledRules, work: WorkingSlots, base: SlotMemory, devices: np.ndarray
+) -> set[int]:
+    """Put the slots of `devices` back to the horizon, ready to re-run their kept history."""
+    slots: set[int] = set()
+    for device in devices.tolist():
+        for slot in range(
+            int(rules.device_slot_start[device]), int(rules.device_slot_start[device + 1])
+        ):
+            slots.add(slot)
+            work.last_ms[slot] = base.last_ms[slot]
+            base_machine = base.machines.get(slot)
+            if base_machine is None:
+                work.machines.pop(slot, None)
+            else:
+                work.machines[slot] = base_machine.clone()
+            work.touched.add(slot)
+    return slots
+
+
+def _advance_base(
+    rules: CompiledRules,
+    base: SlotMemory,
+    rows: FixBatch,
+    beacon: dict[int, tuple[tuple[int, bool], ...]],
+) -> SlotMemory:
+    """Move the horizon state forward over rows that can no longer be revised."""
+    work = WorkingSlots(base.last_ms.copy(), dict(base.machines), base.machines)
+    advance(rules, work, rows, beacon)
+    for slot in list(work.touched):
+        machine = work.machines[slot]
+        machine.drafts = [d for d in machine.drafts if d.end is None]
+        if machine.at_rest:
+            del work.machines[slot]
+    return SlotMemory(work.last_ms, work.machines)

@@ -1,0 +1,21 @@
+"""Engine time: integer milliseconds since the Unix epoch, UTC.
+
+Integers make duplicates exact (a fix is identified by device and fix time) and keep numpy
+arrays compact; datetimes appear only at the engine's edges.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("engine times must be time-zone aware")
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def from_ms(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=int(ms))

@@ -1,0 +1,1 @@
+"""A deterministic synthetic population of monitored subjects with known ground truth."""
