@@ -6,6 +6,7 @@ import typer
 
 from tagwatch.bench.cli import bench_app
 from tagwatch.sim.cli import simulate_command
+from tagwatch.sim.demo import demo_command
 
 app = typer.Typer(
     help="tagwatch: GPS electronic monitoring: zones, curfews, alerts and evidence.",
@@ -13,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.command("simulate")(simulate_command)
+app.command("demo")(demo_command)
 
 
 @app.callback()

@@ -23,6 +23,7 @@ class WorkingSlots:
     """A private, mutable copy of slot state for one `evaluate` call (copy-on-write)."""
 
     last_ms: npt.NDArray[np.int64]
+    last_side: npt.NDArray[np.bool_]  # was the latest positioned fix on the violating side
     machines: dict[int, SlotMachine]
     original: Mapping[int, SlotMachine]
     touched: set[int] = field(default_factory=set)
@@ -30,7 +31,9 @@ class WorkingSlots:
     def machine(self, slot: int) -> SlotMachine:
         current = self.machines.get(slot)
         if current is None:
-            current = SlotMachine(last_ms=int(self.last_ms[slot]))
+            current = SlotMachine(
+                last_ms=int(self.last_ms[slot]), last_violating_side=bool(self.last_side[slot])
+            )
             self.machines[slot] = current
         elif current is self.original.get(slot):
             current = current.clone()
@@ -104,7 +107,9 @@ def advance(
     warning_m = rules.slot_warning_m[pair_slot]
     exclusion = rules.slot_side[pair_slot] == SlotRule.EXCLUSION
 
-    judged = np.flatnonzero(active & valid)
+    # Inactive pairs are measured too: where the subject was just before a window opens
+    # decides whether a violation found at its first fix began when it opened.
+    judged = np.flatnonzero(valid)
     margin = np.zeros(pair_row.shape[0])
     if judged.shape[0]:
         x, y = rules.projector.to_xy(rows.lon, rows.lat)
@@ -116,7 +121,7 @@ def advance(
         margin[judged] = np.where(exclusion[judged], distance, -distance)
         # Violating pairs beyond reach carry only a lower bound; episodes need the depth.
         deep = judged[(margin[judged] > reach) | (margin[judged] < -reach)]
-        deep = deep[margin[deep] > 0]
+        deep = deep[(margin[deep] > 0) & active[deep]]
         if deep.shape[0]:
             exact = rules.shapes.exact_signed_distance(
                 rules.slot_shape[pair_slot[deep]], x[pair_row[deep]], y[pair_row[deep]]
@@ -140,8 +145,14 @@ def advance(
         with_machine = np.fromiter(work.machines.keys(), np.int64, len(work.machines))
         busy_slots = np.union1d(busy_slots, np.intersect1d(present, with_machine))
     busy = np.isin(pair_slot, busy_slots)
-    quiet = ~busy
-    np.maximum.at(work.last_ms, pair_slot[quiet], time_ms[quiet])
+    quiet = np.flatnonzero(~busy)
+    if quiet.shape[0]:
+        # Pairs are in (device, time) order, so a slot's last pair is its latest.
+        last_slot, from_end = np.unique(pair_slot[quiet][::-1], return_index=True)
+        latest = quiet[quiet.shape[0] - 1 - from_end]
+        work.last_ms[last_slot] = time_ms[latest]
+        positioned = valid[latest]
+        work.last_side[last_slot[positioned]] = margin[latest[positioned]] > 0
 
     warnings: list[Warning] = []
     busy_pairs = np.flatnonzero(busy)
@@ -177,6 +188,7 @@ def advance(
             params,
         )
         work.last_ms[slot] = machine.last_ms
+        work.last_side[slot] = machine.last_violating_side
         if warn and (warn_pair is None or warn_pair[pair]):
             warnings.append(Warning(slot, int(time_ms[pair]), float(-margin[pair])))
     return warnings

@@ -104,10 +104,11 @@ class FixBatch:
         )
 
     def sorted_unique(self) -> FixBatch:
-        """Sorted by (device, fix time) with duplicates dropped (the first kept)."""
+        """Sorted by (device, fix time) with duplicates dropped: a valid record is kept
+        over an invalid one of the same time, else the first."""
         if len(self) == 0:
             return self
-        order = np.lexsort((self.time_ms, self.device))
+        order = np.lexsort((~self.valid, self.time_ms, self.device))
         device = self.device[order]
         time_ms = self.time_ms[order]
         keep = np.ones(order.shape[0], np.bool_)

@@ -19,7 +19,7 @@ from tagwatch.engine.advance import WorkingSlots, advance, row_keys
 from tagwatch.engine.batch import FixBatch
 from tagwatch.engine.compile import CompiledRules
 from tagwatch.engine.devices import DeviceWork
-from tagwatch.engine.health import HEALTH_EVENT_KINDS, HealthRecord
+from tagwatch.engine.health import HealthRecord
 from tagwatch.engine.publish import changes, episode_from_draft, merge
 from tagwatch.engine.state import EngineState, EpisodeKey, SlotMemory
 from tagwatch.engine.timebase import from_ms, to_ms
@@ -62,43 +62,54 @@ def evaluate(
     batch = fixes.sorted_unique()
     outcome = Outcome(published=dict(state.published))
 
+    devices = DeviceWork.of(state)
+    devices.take_contact(batch, now_ms)
     beyond = batch.time_ms < horizon_ms
     outcome.events.extend(
         FixBeyondLateness(rules.device_ids[int(d)], from_ms(int(t)), now)
         for d, t in zip(batch.device[beyond], batch.time_ms[beyond], strict=True)
     )
     batch = batch.take(~beyond)
-
-    devices = DeviceWork.of(state)
     replay = _take_device_events(rules, devices, device_events, now_ms)
 
     # A row no newer than its device's latest evaluated fix is late (or a duplicate).
     late = batch.time_ms <= devices.latest_ms[batch.device]
     if late.any():
         known = state.history.rows_for(np.unique(batch.device[late]))
-        batch = batch.take(
-            ~np.isin(row_keys(batch.device, batch.time_ms), row_keys(known.device, known.time_ms))
-        )
+        keys = row_keys(batch.device, batch.time_ms)
+        seen = np.isin(keys, row_keys(known.device, known.time_ms))
+        seen_valid = np.isin(keys, row_keys(known.device[known.valid], known.time_ms[known.valid]))
+        # A duplicate is dropped, unless it brings the position the kept record lacked.
+        batch = batch.take(~(seen & (~batch.valid | seen_valid)))
         late = batch.time_ms <= devices.latest_ms[batch.device]
     replay_devices = np.union1d(np.unique(batch.device[late]), np.array(sorted(replay), np.int32))
     replay_devices = replay_devices.astype(np.int32)
     in_order = ~np.isin(batch.device, replay_devices)
 
     work = WorkingSlots(
-        state.slots.last_ms.copy(), dict(state.slots.machines), state.slots.machines
+        state.slots.last_ms.copy(),
+        state.slots.last_side.copy(),
+        dict(state.slots.machines),
+        state.slots.machines,
     )
-    warnings = advance(rules, work, batch.take(in_order), devices.beacon)
+    in_order_rows = batch.take(in_order)
+    warnings = advance(rules, work, in_order_rows, devices.beacon)
     replayed_slots: set[int] = set()
+    replayed_rows = FixBatch.empty()
     if replay_devices.shape[0]:
         replayed_slots = _reset_to_base(rules, work, state.base, replay_devices)
         fresh = batch.take(~in_order)
-        rows = FixBatch.concat([state.history.rows_for(replay_devices), fresh]).sorted_unique()
+        replayed_rows = FixBatch.concat(
+            [state.history.rows_for(replay_devices), fresh]
+        ).sorted_unique()
         warn_rows = np.isin(
-            row_keys(rows.device, rows.time_ms), row_keys(fresh.device, fresh.time_ms)
+            row_keys(replayed_rows.device, replayed_rows.time_ms),
+            row_keys(fresh.device, fresh.time_ms),
         )
-        warnings += advance(rules, work, rows, devices.beacon, warn_rows)
+        warnings += advance(rules, work, replayed_rows, devices.beacon, warn_rows)
+    no_gps = list(devices.judge_no_gps(rules, in_order_rows, replayed_rows, state.published))
     history = state.history.append(batch)
-    devices.take_rows(batch, now_ms)
+    devices.take_rows(batch)
 
     for warning in warnings:
         info = rules.slot_info[warning.slot]
@@ -129,6 +140,8 @@ def evaluate(
             if machine.at_rest and not devices.keeps_machine(rules, slot):
                 del work.machines[slot]
     outcome.events.extend(finalise_appointments(rules, work, outcome.published, devices, now))
+    for key, new_no_gps in no_gps:
+        outcome.publish(key, new_no_gps, now, settings.late_after_s)
     for key, new_health in devices.health_episodes(rules, outcome.published, now_ms, horizon_ms):
         outcome.publish(key, new_health, now, settings.late_after_s)
 
@@ -145,7 +158,7 @@ def evaluate(
 
     new_state = devices.into_state(
         state,
-        slots=SlotMemory(work.last_ms, work.machines),
+        slots=SlotMemory(work.last_ms, work.last_side, work.machines),
         base=base,
         horizon_ms=horizon_ms,
         history=history,
@@ -173,8 +186,9 @@ def _take_device_events(
             continue
         received = now_ms if event.received_at is None else min(to_ms(event.received_at), now_ms)
         devices.touch(device, time_ms, received)
-        if event.kind in HEALTH_EVENT_KINDS:
-            devices.add_health(device, HealthRecord(time_ms, event.kind, event.value))
+        # Every event is kept: health kinds make tamper and battery episodes, and any
+        # event proves the device talks (no-GPS).
+        devices.add_health(device, HealthRecord(time_ms, event.kind, event.value))
     return replay
 
 
@@ -189,6 +203,7 @@ def _reset_to_base(
         ):
             slots.add(slot)
             work.last_ms[slot] = base.last_ms[slot]
+            work.last_side[slot] = base.last_side[slot]
             base_machine = base.machines.get(slot)
             if base_machine is None:
                 work.machines.pop(slot, None)
@@ -205,11 +220,13 @@ def _advance_base(
     beacon: dict[int, tuple[tuple[int, bool], ...]],
 ) -> SlotMemory:
     """Move the horizon state forward over rows that can no longer be revised."""
-    work = WorkingSlots(base.last_ms.copy(), dict(base.machines), base.machines)
+    work = WorkingSlots(
+        base.last_ms.copy(), base.last_side.copy(), dict(base.machines), base.machines
+    )
     advance(rules, work, rows, beacon)
     for slot in list(work.touched):
         machine = work.machines[slot]
         machine.drafts = [d for d in machine.drafts if d.end is None]
         if machine.at_rest:
             del work.machines[slot]
-    return SlotMemory(work.last_ms, work.machines)
+    return SlotMemory(work.last_ms, work.last_side, work.machines)

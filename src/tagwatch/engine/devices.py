@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from tagwatch.domain.episodes import Episode, RuleKind
 from tagwatch.engine.batch import FixBatch
@@ -19,6 +20,7 @@ from tagwatch.engine.health import HealthRecord, health_spans
 from tagwatch.engine.history import History
 from tagwatch.engine.machine import NO_TIME
 from tagwatch.engine.publish import health_episode, merge
+from tagwatch.engine.silence import SilenceSpan, no_gps_spans
 from tagwatch.engine.state import EngineState, EpisodeKey, Int64Array, SlotMemory
 
 HEALTH_RULES = (
@@ -37,12 +39,13 @@ class DeviceWork:
     last_contact_ms: Int64Array
     beacon: dict[int, tuple[tuple[int, bool], ...]]
     health_records: dict[int, tuple[HealthRecord, ...]]
-    no_gps_since: dict[int, int]
+    no_gps_since: dict[int, tuple[int, int]]  # device -> (start, confirmed at)
     no_comms_since: dict[int, int]
     finalised: set[int]
     health_changed: set[int] = field(default_factory=set)
     first_contact: dict[int, int] = field(default_factory=dict)  # earliest contact this call
-    ended_no_gps: list[tuple[int, int, int]] = field(default_factory=list)
+    talk: dict[int, list[int]] = field(default_factory=dict)  # device event times this call
+    late_talk: set[int] = field(default_factory=set)  # devices with events older than a record
 
     @classmethod
     def of(cls, state: EngineState) -> DeviceWork:
@@ -70,6 +73,10 @@ class DeviceWork:
         return time_ms <= int(self.latest_ms[tag])
 
     def touch(self, device: int, time_ms: int, received_ms: int) -> None:
+        """A device event: the device talked at `time_ms`, reaching us at `received_ms`."""
+        if time_ms < int(self.last_record_ms[device]):
+            self.late_talk.add(device)
+        self.talk.setdefault(device, []).append(time_ms)
         self.last_record_ms[device] = max(int(self.last_record_ms[device]), time_ms)
         self.last_contact_ms[device] = max(int(self.last_contact_ms[device]), received_ms)
         earliest = self.first_contact.get(device)
@@ -84,28 +91,105 @@ class DeviceWork:
         self.health_records[device] = tuple(records)
         self.health_changed.add(device)
 
-    def take_rows(self, batch: FixBatch, now_ms: int) -> None:
+    def take_contact(self, batch: FixBatch, now_ms: int) -> None:
+        """Every record proves contact, even one too old to be judged."""
         if len(batch) == 0:
             return
-        device = batch.device
         received = np.where(batch.received_ms >= 0, np.minimum(batch.received_ms, now_ms), now_ms)
-        np.maximum.at(self.latest_ms, device, batch.time_ms)
-        np.maximum.at(self.last_record_ms, device, batch.time_ms)
-        np.maximum.at(self.last_contact_ms, device, received)
-        valid = batch.valid
-        for d, started in list(self.no_gps_since.items()):
-            later = batch.time_ms[(device == d) & valid]
-            later = later[later > started]
-            if later.shape[0]:
-                self.ended_no_gps.append((d, started, int(later.min())))
-                del self.no_gps_since[d]
-        np.maximum.at(self.last_valid_ms, device[valid], batch.time_ms[valid])
+        np.maximum.at(self.last_contact_ms, batch.device, received)
         for d in self.no_comms_since:
-            mine = received[device == d]
+            mine = received[batch.device == d]
             if mine.shape[0]:
                 earliest = self.first_contact.get(d)
                 first = int(mine.min())
                 self.first_contact[d] = first if earliest is None else min(earliest, first)
+
+    def take_rows(self, batch: FixBatch) -> None:
+        if len(batch) == 0:
+            return
+        np.maximum.at(self.latest_ms, batch.device, batch.time_ms)
+        np.maximum.at(self.last_record_ms, batch.device, batch.time_ms)
+        valid = batch.valid
+        np.maximum.at(self.last_valid_ms, batch.device[valid], batch.time_ms[valid])
+
+    def judge_no_gps(
+        self,
+        rules: CompiledRules,
+        in_order: FixBatch,
+        rejudged: FixBatch,
+        published: Mapping[EpisodeKey, tuple[Episode, ...]],
+    ) -> Iterator[tuple[EpisodeKey, tuple[Episode, ...]]]:
+        """No-GPS episodes of devices with new records; call before `take_rows`.
+
+        `rejudged` holds every kept row of the devices whose records arrived out of order:
+        their episodes are derived again from all their records.
+        """
+        again = set(np.unique(rejudged.device).tolist())
+        candidates = set(np.unique(in_order.device[~in_order.valid]).tolist())
+        candidates |= set(self.talk) | set(self.no_gps_since)
+        candidates &= set(np.unique(in_order.device).tolist()) | set(self.talk)
+        for d in sorted(candidates - again):
+            mine = in_order.device == d
+            times, valid = self._with_talk(
+                in_order.time_ms[mine], in_order.valid[mine], self.talk.get(d, [])
+            )
+            spans: list[SilenceSpan] = []
+            if d in self.no_gps_since:
+                start, confirmed = self.no_gps_since[d]
+                first_valid = np.flatnonzero(valid)
+                if first_valid.shape[0] == 0:
+                    continue
+                cut = int(first_valid[0])
+                spans.append(SilenceSpan(start, confirmed, int(times[cut])))
+                del self.no_gps_since[d]
+                times, valid = times[cut:], valid[cut:]
+            elif self.last_valid_ms[d] > NO_TIME:
+                times = np.concatenate([self.last_valid_ms[d : d + 1], times])
+                valid = np.concatenate([np.ones(1, np.bool_), valid])
+            spans += no_gps_spans(times, valid, int(rules.device_no_gps_ms[d]))
+            key = self._no_gps_key(d)
+            yield key, merge(published.get(key, ()), self._no_gps_episodes(rules, d, spans))
+        for d in sorted(again):
+            mine = rejudged.device == d
+            self.no_gps_since.pop(d, None)
+            talk = [record.time_ms for record in self.health_records.get(d, ())]
+            times, valid = self._with_talk(rejudged.time_ms[mine], rejudged.valid[mine], talk)
+            spans = no_gps_spans(times, valid, int(rules.device_no_gps_ms[d]))
+            yield self._no_gps_key(d), tuple(self._no_gps_episodes(rules, d, spans))
+
+    @staticmethod
+    def _with_talk(
+        times: Int64Array, valid: npt.NDArray[np.bool_], talk: list[int]
+    ) -> tuple[Int64Array, npt.NDArray[np.bool_]]:
+        """Records plus device events (which prove talking, not position), in time order."""
+        if not talk:
+            return times, valid
+        all_times = np.concatenate([times, np.asarray(talk, np.int64)])
+        all_valid = np.concatenate([valid, np.zeros(len(talk), np.bool_)])
+        order = np.lexsort((~all_valid, all_times))
+        return all_times[order], all_valid[order]
+
+    @staticmethod
+    def _no_gps_key(device: int) -> EpisodeKey:
+        return (device, RuleKind.NO_GPS.value)
+
+    def _no_gps_episodes(
+        self, rules: CompiledRules, device: int, spans: list[SilenceSpan]
+    ) -> list[Episode]:
+        for span in spans:
+            if span.end is None:
+                self.no_gps_since[device] = (span.start, span.confirmed_at)
+        return [
+            health_episode(
+                rules.device_ids[device],
+                rules.device_subject[device],
+                RuleKind.NO_GPS,
+                span.start,
+                span.end,
+                span.confirmed_at,
+            )
+            for span in spans
+        ]
 
     def keeps_machine(self, rules: CompiledRules, slot: int) -> bool:
         """Attendance slots keep their machine (arrival times) until the outcome is out."""
@@ -118,8 +202,12 @@ class DeviceWork:
         now_ms: int,
         horizon_ms: int,
     ) -> Iterator[tuple[EpisodeKey, tuple[Episode, ...]]]:
-        def make(d: int, rule: RuleKind, start: int, end: int | None) -> Episode:
-            return health_episode(rules.device_ids[d], rules.device_subject[d], rule, start, end)
+        def make(
+            d: int, rule: RuleKind, start: int, end: int | None, confirmed: int | None = None
+        ) -> Episode:
+            return health_episode(
+                rules.device_ids[d], rules.device_subject[d], rule, start, end, confirmed
+            )
 
         for d in sorted(self.health_changed):
             spans = health_spans(self.health_records[d], rules.device_health[d])
@@ -132,18 +220,10 @@ class DeviceWork:
                         if span.rule is rule and (span.end is None or span.end >= horizon_ms)
                     ),
                 )
-        for d, started, ended in self.ended_no_gps:
-            key = (d, RuleKind.NO_GPS.value)
-            yield key, merge(published.get(key, ()), [make(d, RuleKind.NO_GPS, started, ended)])
-        silent_gps = (self.last_record_ms - self.last_valid_ms >= rules.device_no_gps_ms) & (
-            self.last_valid_ms > NO_TIME
-        )
-        for d in np.flatnonzero(silent_gps).tolist():
-            if d not in self.no_gps_since:
-                started = int(self.last_valid_ms[d])
-                self.no_gps_since[d] = started
-                key = (d, RuleKind.NO_GPS.value)
-                yield key, merge(published.get(key, ()), [make(d, RuleKind.NO_GPS, started, None)])
+
+        def threshold(d: int) -> int:
+            return int(rules.device_no_comms_ms[d])
+
         for d, started in list(self.no_comms_since.items()):
             contact = self.first_contact.get(d)
             if contact is not None and contact > started:
@@ -151,7 +231,10 @@ class DeviceWork:
                 key = (d, RuleKind.NO_COMMS.value)
                 yield (
                     key,
-                    merge(published.get(key, ()), [make(d, RuleKind.NO_COMMS, started, contact)]),
+                    merge(
+                        published.get(key, ()),
+                        [make(d, RuleKind.NO_COMMS, started, contact, started + threshold(d))],
+                    ),
                 )
         silent = (now_ms - self.last_contact_ms >= rules.device_no_comms_ms) & (
             self.last_contact_ms > NO_TIME
@@ -163,7 +246,10 @@ class DeviceWork:
                 key = (d, RuleKind.NO_COMMS.value)
                 yield (
                     key,
-                    merge(published.get(key, ()), [make(d, RuleKind.NO_COMMS, started, None)]),
+                    merge(
+                        published.get(key, ()),
+                        [make(d, RuleKind.NO_COMMS, started, None, started + threshold(d))],
+                    ),
                 )
 
     def into_state(

@@ -24,7 +24,6 @@ CLOSES: dict[DeviceEventKind, RuleKind] = {
     DeviceEventKind.CASE_RESTORED: RuleKind.CASE_TAMPER,
     DeviceEventKind.GPS_JAMMING_CLEARED: RuleKind.GPS_JAMMING,
 }
-HEALTH_EVENT_KINDS = frozenset({*OPENS, *CLOSES, DeviceEventKind.BATTERY_LEVEL})
 
 
 @dataclass(frozen=True, slots=True, order=True)

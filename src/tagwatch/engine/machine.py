@@ -72,6 +72,7 @@ class Draft:
 class SlotMachine:
     phase: Phase = Phase.COMPLIANT
     last_ms: int = NO_TIME  # latest evidence of any kind, including "rule inactive"
+    last_violating_side: bool = False  # the latest positioned fix, even with the rule off
     run: Draft | None = None  # the pending run's evidence, before an episode opens
     run_confirmations: int = 0
     run_last_ms: int = NO_TIME
@@ -134,6 +135,7 @@ class SlotMachine:
         previous_ms, self.last_ms = self.last_ms, max(self.last_ms, time_ms)
         if code == Evidence.NONE:
             return False
+        previous_side, self.last_violating_side = self.last_violating_side, margin_m > 0
         if code == Evidence.INACTIVE:
             self.close_window()
             return False
@@ -149,10 +151,15 @@ class SlotMachine:
             self.phase, self.run = Phase.COMPLIANT, None
         violating = code >= Evidence.LEAN_VIOLATING
         if self.phase is Phase.COMPLIANT and violating:
-            # Out of place at the first fix of a window we knew nothing against: the
-            # violation began when the window opened ("not home when the curfew starts").
+            # Out of place at the first fix of a window, and already out of place just before
+            # it opened: the violation began with the window ("not home when the curfew
+            # starts"). Seen in place just before, they left after it opened.
             began = time_ms
-            if previous_ms < window_start and window_start - previous_ms <= params.max_gap_ms:
+            if (
+                previous_side
+                and previous_ms < window_start
+                and window_start - previous_ms <= params.max_gap_ms
+            ):
                 began = window_start
             self.phase = Phase.PENDING
             self.run = Draft(start=began, confirmed_at=time_ms)

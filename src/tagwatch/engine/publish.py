@@ -39,8 +39,14 @@ def episode_from_draft(info: SlotInfo, draft: Draft) -> Episode:
 
 
 def health_episode(
-    device_id: str, subject_id: str, rule: RuleKind, start_ms: int, end_ms: int | None
+    device_id: str,
+    subject_id: str,
+    rule: RuleKind,
+    start_ms: int,
+    end_ms: int | None,
+    confirmed_ms: int | None = None,
 ) -> Episode:
+    """A device-health episode; `confirmed_ms` is when it became a violation (default start)."""
     start = from_ms(start_ms)
     return Episode(
         id=episode_id(device_id, rule, "", start),
@@ -50,7 +56,7 @@ def health_episode(
         requirement_id="",
         start=start,
         end=None if end_ms is None else from_ms(end_ms),
-        confirmed_at=start,
+        confirmed_at=start if confirmed_ms is None else from_ms(confirmed_ms),
         deepest_penetration_m=0.0,
         confidence=1.0,
         evidence=(),

@@ -19,16 +19,16 @@ and a 19:00-07:00 curfew lasts 11 h on the night clocks go forward and 13 h when
 Schedules that are active at every instant get the sentinel interval
 (`ALWAYS_START_MS`, `ALWAYS_END_MS`); the same sentinels stand for "no bound" elsewhere.
 
-Weekly schedules are turned into merged UTC intervals lazily, over whole 8-week chunks covering the
-times asked about, and kept; identical schedules share one timeline. Queries are a vectorised
-binary search over all timelines at once, so the Python loops run over bisection steps and over
-schedules whose span must grow, never over times. Pure: no clock reads, no I/O.
+Weekly schedules become merged UTC intervals lazily, over whole 8-week chunks around the times
+asked about (at most `MAX_SPAN_CHUNKS`, so a long-running engine does not accumulate history);
+identical schedules share one timeline. Spans are built for many schedules at once, and queries
+are one vectorised binary search over all timelines, so Python loops run over bisection steps,
+time zones and schedules with exceptions, never over times. Pure: no clock reads, no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -41,59 +41,73 @@ from tagwatch.engine.timebase import from_ms, to_ms
 ALWAYS_START_MS = -(2**62)  # start of the interval of an always-active schedule (no lower bound)
 ALWAYS_END_MS = 2**62  # end of the interval of an always-active schedule (no upper bound)
 
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
+DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
 CHUNK_MS = 8 * WEEK_MS
-# Local days computed beyond a span: one merged interval made of windows is shorter than a week
-# (else the timetable covers the whole week: handled without spans), two may join across a DST
-# gap, and local and UTC dates differ by up to a day.
+MAX_SPAN_CHUNKS = 3
+# Local days built beyond a span: an interval made of windows is shorter than a week (else the
+# timetable covers the whole week: no span needed), two may join across a DST gap, and local
+# and UTC dates differ by up to a day.
 MARGIN_DAYS = 21
+_NO_DAY = 2**40  # an open end of the date range, in days
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
-_EVERYWHERE = (np.iinfo(np.int64).min, np.iinfo(np.int64).max)
+_INT64 = np.iinfo(np.int64)
 
 Ints = npt.NDArray[np.int64]
 Intervals = tuple[Ints, Ints]
+Indices = npt.NDArray[np.intp]
 
 
 def _ints(values: object) -> Ints:
     return np.asarray(values, dtype=np.int64).reshape(-1)
 
 
+_NOTHING: Intervals = (_ints([]), _ints([]))
+_FOREVER: Intervals = (_ints([ALWAYS_START_MS]), _ints([ALWAYS_END_MS]))
+
+
 def _ms_of_day(moment: time) -> int:
-    return (
-        (moment.hour * 60 + moment.minute) * 60 + moment.second
-    ) * 1000 + moment.microsecond // 1000
+    seconds = (moment.hour * 60 + moment.minute) * 60 + moment.second
+    return seconds * 1000 + moment.microsecond // 1000
+
+
+def _merge_groups(group: Ints, starts: Ints, ends: Ints) -> tuple[Ints, Ints, Ints]:
+    """Merge touching or overlapping intervals within each group; rows sorted by group, start."""
+    keep = ends > starts
+    group, starts, ends = group[keep], starts[keep], ends[keep]
+    if starts.shape[0] == 0:
+        return group, starts, ends
+    if group[0] == group[-1]:
+        reach = np.maximum.accumulate(ends)
+    else:  # a running maximum that restarts per group: lift each group above all earlier ones
+        base, span = int(starts.min()), int(ends.max()) - int(starts.min()) + 1
+        if (int(group[-1]) - int(group[0])) * span >= 2**62:
+            raise OverflowError("times asked about span too many centuries at once")
+        lift = (group - group[0]) * span
+        reach = np.maximum.accumulate(ends - base + lift) - lift + base
+    fresh = np.flatnonzero((group[1:] != group[:-1]) | (starts[1:] > reach[:-1])) + 1
+    first, last = np.append(0, fresh), np.append(fresh - 1, starts.shape[0] - 1)
+    return group[first], starts[first], reach[last]
 
 
 def _merge(starts: Ints, ends: Ints) -> Intervals:
-    """Sorted, disjoint, non-touching intervals from any intervals (empty ones dropped)."""
-    keep = ends > starts
-    order = np.argsort(starts[keep], kind="stable")
-    starts, ends = starts[keep][order], ends[keep][order]
-    if starts.shape[0] == 0:
-        return starts, ends
-    reach = np.maximum.accumulate(ends)
-    first = np.flatnonzero(np.concatenate(([True], starts[1:] > reach[:-1])))
-    last = np.concatenate((first[1:] - 1, [starts.shape[0] - 1]))
-    return starts[first], reach[last]
+    order = np.argsort(starts, kind="stable")
+    _, starts, ends = _merge_groups(np.zeros_like(starts), starts[order], ends[order])
+    return starts, ends
 
 
 def _contains(intervals: Intervals, points: Ints) -> npt.NDArray[np.bool_]:
     starts, ends = intervals
     at = np.searchsorted(starts, points, side="right") - 1
-    if starts.shape[0] == 0:
-        return np.zeros(points.shape, dtype=np.bool_)
-    return (at >= 0) & (points < ends[np.maximum(at, 0)])
+    return (at >= 0) & (points < np.append(ends, 0)[at])  # at == -1 reads the 0 appended
 
 
 def _with_exceptions(base: Intervals, lifted: Intervals, added: Intervals) -> Intervals:
     """(base minus lifted) plus added, by sweeping the elementary pieces between all boundaries."""
     if lifted[0].shape[0] == 0 and added[0].shape[0] == 0:
         return base
-    points = np.unique(np.concatenate((*base, *lifted, *added)))
-    if points.shape[0] < 2:
-        return _ints([]), _ints([])
+    points = np.sort(np.concatenate((*base, *lifted, *added)))
+    points = points[np.append(True, points[1:] != points[:-1])]
     piece = points[:-1]  # membership is constant on [points[i], points[i + 1])
     on = (_contains(base, piece) & ~_contains(lifted, piece)) | _contains(added, piece)
     edges = np.diff(np.concatenate(([0], on.astype(np.int8), [0])))
@@ -114,16 +128,16 @@ class _Zone:
         return 0 if offset is None else offset // timedelta(milliseconds=1)
 
     def _sample_year(self, year: int) -> None:
-        # Hourly samples find every change (tzdata has none less than hours apart); bisection then
-        # finds the exact millisecond.
+        # Daily samples find every change (since 1970 tzdata has no two changes within six days of
+        # each other); bisection then finds the exact millisecond.
         start = to_ms(datetime(year, 1, 1, tzinfo=UTC))
         end = to_ms(datetime(year + 1, 1, 1, tzinfo=UTC))
         before = self._offset_at(start)
         self._changes[start] = before  # pins the offset where the previous year is not sampled
-        for sample in range(start + HOUR_MS, end + 1, HOUR_MS):
+        for sample in range(start + DAY_MS, end + 1, DAY_MS):
             after = self._offset_at(sample)
             if after != before:
-                low, high = sample - HOUR_MS, sample
+                low, high = sample - DAY_MS, sample
                 while high - low > 1:
                     middle = (low + high) // 2
                     low, high = (
@@ -140,9 +154,7 @@ class _Zone:
             return
         for year in sorted(wanted):
             self._sample_year(year)
-        since, offset = (
-            _ints(column) for column in zip(*sorted(self._changes.items()), strict=True)
-        )
+        since, offset = map(_ints, zip(*sorted(self._changes.items()), strict=True))
         changed = np.concatenate(([True], offset[1:] != offset[:-1]))  # drop no-op pins
         since, offset = since[changed], offset[changed]
         since[0] = ALWAYS_START_MS
@@ -159,131 +171,82 @@ class _Zone:
         return _ints(np.maximum(self._since[segment], local_ms - self._offset_ms[segment]))
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What one distinct schedule needs to build its timeline over any span."""
+def _exceptions(schedule: Schedule, mode: ExceptionMode) -> Intervals:
+    chosen = [e for e in schedule.exceptions if e.mode is mode]
+    if not chosen:
+        return _NOTHING
+    return _merge(_ints([to_ms(e.start) for e in chosen]), _ints([to_ms(e.end) for e in chosen]))
 
-    zone: _Zone
-    opens: Ints  # window openings, ms after local Monday 00:00, ascending
-    lengths: Ints  # local wall-clock lengths, ms
-    first_day: int | None  # local day numbers (days since 1970-01-01)
-    last_day: int | None
-    lifted: Intervals
-    added: Intervals
 
-    def occurrences(self, day_lo: int, day_hi: int) -> Intervals:
-        """Merged UTC intervals of the windows opening on local days day_lo..day_hi (in range)."""
-        day_lo = max(day_lo, self.first_day) if self.first_day is not None else day_lo
-        day_hi = min(day_hi, self.last_day) if self.last_day is not None else day_hi
-        if day_hi < day_lo or self.opens.shape[0] == 0:
-            return _ints([]), _ints([])
-        monday = day_lo - (day_lo + 3) % 7  # 1970-01-01 was a Thursday
-        weeks = np.arange(monday, day_hi + 1, 7, dtype=np.int64)[:, None] * DAY_MS
-        opens, lengths = (
-            (weeks + self.opens).ravel(),
-            np.broadcast_to(self.lengths, weeks.shape[:1] + self.lengths.shape).ravel(),
-        )
-        keep = (opens >= day_lo * DAY_MS) & (opens < (day_hi + 1) * DAY_MS)
-        opens = opens[keep]
-        return _merge(self.zone.to_utc(opens), self.zone.to_utc(opens + lengths[keep]))
-
-    def static_timeline(self, always: bool) -> Intervals | None:
-        """The whole timeline when it needs no span: always, no windows, or a full week covered."""
-        if always:
-            base: Intervals = (_ints([ALWAYS_START_MS]), _ints([ALWAYS_END_MS]))
-        elif self.opens.shape[0] == 0:
-            base = (_ints([]), _ints([]))
-        elif self._covers_whole_week():
-            # Every instant from the day after first_day to the end of last_day is covered by a
-            # window opening within the range (windows last at most 24 h); only edges need work.
-            lo, hi = self.zone.to_utc(
-                _ints([(self.first_day or 0) + 1, (self.last_day or 0) + 1]) * DAY_MS
-            ).tolist()
-            lo = ALWAYS_START_MS if self.first_day is None else lo
-            hi = ALWAYS_END_MS if self.last_day is None else hi
-            days = [day for day in (self.first_day, self.last_day) if day is not None]
-            parts = [(_ints([lo]), _ints([hi])), *(self.occurrences(day, day) for day in days)]
-            base = _merge(*(np.concatenate(column) for column in zip(*parts, strict=True)))
-        else:
-            return None
-        return _with_exceptions(base, self.lifted, self.added)
-
-    def _covers_whole_week(self) -> bool:
-        pieces = sorted(
-            piece
-            for start, end in zip(
-                self.opens.tolist(), (self.opens + self.lengths).tolist(), strict=True
-            )
-            for piece in ((start, min(end, WEEK_MS)), (0, end - WEEK_MS))
-            if piece[1] > piece[0]
-        )
-        reached = 0
-        for start, end in pieces:
-            if start > reached:
-                return False
-            reached = max(reached, end)
-        return reached >= WEEK_MS
-
-    def timeline(self, span_lo: int, span_hi: int) -> Intervals:
-        """Exact for instants in [span_lo, span_hi), including whole intervals touching it."""
-        day_lo, day_hi = span_lo // DAY_MS - MARGIN_DAYS, (span_hi - 1) // DAY_MS + MARGIN_DAYS
-        while True:  # an ADDED exception can join intervals beyond the margin: reach past it
-            near = (self.added[1] > day_lo * DAY_MS) & (self.added[0] < (day_hi + 1) * DAY_MS)
-            lo = min([day_lo, *(self.added[0][near] // DAY_MS - MARGIN_DAYS).tolist()])
-            hi = max([day_hi, *((self.added[1][near] - 1) // DAY_MS + MARGIN_DAYS).tolist()])
-            if (lo, hi) == (day_lo, day_hi):
-                break
-            day_lo, day_hi = lo, hi
-        return _with_exceptions(self.occurrences(day_lo, day_hi), self.lifted, self.added)
+def _covers_whole_week(opens: Ints, lengths: Ints) -> bool:
+    """Whether the windows, repeated weekly, leave no instant of the week uncovered."""
+    if int(lengths.sum()) < WEEK_MS:
+        return False
+    starts, ends = _merge(
+        np.append(opens, opens - WEEK_MS),
+        np.append(opens, opens - WEEK_MS) + np.append(lengths, lengths),
+    )
+    return bool(((starts <= 0) & (ends >= WEEK_MS)).any())
 
 
 class ScheduleTable:
     """Many schedules, addressed by their position in the sequence given, queried in bulk."""
 
     def __init__(self, schedules: Sequence[Schedule]) -> None:
-        zones: dict[str, _Zone] = {}
         distinct: dict[Schedule, int] = {}
-        self._plans: list[_Plan] = []
-        self._timelines: list[Intervals] = []
-        spans: list[tuple[int, int]] = []
-        for schedule in schedules:
-            if schedule in distinct:
-                continue
-            distinct[schedule] = len(self._plans)
-            zone = zones.setdefault(schedule.time_zone, _Zone(schedule.time_zone))
-            plan = _plan(schedule, zone)
-            static = plan.static_timeline(schedule.always)
-            self._plans.append(plan)
-            self._timelines.append(static if static is not None else (_ints([]), _ints([])))
-            spans.append(_EVERYWHERE if static is not None else (0, 0))
-        self._distinct_of = np.array([distinct[s] for s in schedules], dtype=np.intp)
-        self._span_lo = _ints([lo for lo, _ in spans])
-        self._span_hi = _ints([hi for _, hi in spans])
-        self._always = np.array(
-            [
-                len(s) == 1 and s[0] == ALWAYS_START_MS and e[0] == ALWAYS_END_MS
-                for s, e in self._timelines
-            ],
-            dtype=np.bool_,
+        self._distinct_of = np.array(
+            [distinct.setdefault(s, len(distinct)) for s in schedules], dtype=np.intp
         )
+        zones: dict[str, int] = {}
+        clock: dict[time, int] = {}  # few distinct times of day among many windows
+        zone_of, first_day, last_day, opens, lengths, counts = [], [], [], [], [], [0]
+        self._lifted: list[Intervals] = []
+        self._added: list[Intervals] = []
+        for schedule in distinct:
+            zone_of.append(zones.setdefault(schedule.time_zone, len(zones)))
+            for moment in {w.start for w in schedule.windows} | {w.end for w in schedule.windows}:
+                clock.setdefault(moment, _ms_of_day(moment))
+            windows = sorted(
+                (w.weekday * DAY_MS + clock[w.start], clock[w.end] - clock[w.start])
+                for w in schedule.windows
+            )
+            opens += [start for start, _ in windows]
+            lengths += [(length - 1) % DAY_MS + 1 for _, length in windows]  # end <= start: +24 h
+            counts.append(len(windows))
+            first, last = schedule.first_day, schedule.last_day
+            first_day.append(-_NO_DAY if first is None else first.toordinal() - _EPOCH_DAY)
+            last_day.append(_NO_DAY if last is None else last.toordinal() - _EPOCH_DAY)
+            self._lifted.append(_exceptions(schedule, ExceptionMode.LIFTED))
+            self._added.append(_exceptions(schedule, ExceptionMode.ADDED))
+        self._zones = [_Zone(name) for name in zones]
+        self._zone_of = np.array(zone_of, dtype=np.intp)
+        self._first_day, self._last_day = _ints(first_day), _ints(last_day)
+        self._win_open, self._win_len = _ints(opens), _ints(lengths)
+        self._win_ptr = np.cumsum(counts, dtype=np.int64)
+        static = [self._static_timeline(item, s.always) for item, s in enumerate(distinct)]
+        self._timelines = [_NOTHING if timeline is None else timeline for timeline in static]
+        self._lazy = np.array([timeline is None for timeline in static], dtype=np.bool_)
+        # Static timelines cover every time; lazy ones nothing until first asked.
+        self._span_lo = np.where(self._lazy, 0, _INT64.min)
+        self._span_hi = np.where(self._lazy, 0, _INT64.max)
         self._pack()
+        single, heads = np.diff(self._first) == 1, self._first[:-1]
+        forever = (self._starts[heads] == ALWAYS_START_MS) & (self._ends[heads] == ALWAYS_END_MS)
+        self._always = single & forever
 
     def active(
         self, schedule_index: npt.ArrayLike, time_ms: npt.ArrayLike
     ) -> npt.NDArray[np.bool_]:
-        """Whether each schedule is active at each time (arrays broadcast together)."""
+        """Whether each schedule is active at each time (the arrays broadcast together)."""
         distinct, times, shape = self._prepare(schedule_index, time_ms)
         return (self._locate(distinct, times) >= 0).reshape(shape)
 
-    def interval_at(
-        self, schedule_index: npt.ArrayLike, time_ms: npt.ArrayLike
-    ) -> tuple[Ints, Ints]:
+    def interval_at(self, schedule_index: npt.ArrayLike, time_ms: npt.ArrayLike) -> Intervals:
         """(start_ms, end_ms) of the merged active interval containing each time; -1 if inactive."""
         distinct, times, shape = self._prepare(schedule_index, time_ms)
         found = self._locate(distinct, times)
-        hit = found >= 0
-        start = np.where(hit, self._starts[found], -1).reshape(shape)
-        return start, np.where(hit, self._ends[found], -1).reshape(shape)
+        start = np.where(found >= 0, self._starts[found], -1).reshape(shape)
+        return start, np.where(found >= 0, self._ends[found], -1).reshape(shape)
 
     def intervals_between(self, index: int, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
         """Active intervals overlapping [start_ms, end_ms), clipped to it, sorted and merged."""
@@ -292,91 +255,126 @@ class ScheduleTable:
         distinct, _, _ = self._prepare(index, [start_ms, end_ms - 1])
         starts, ends = self._timelines[int(distinct[0])]
         overlap = (ends > start_ms) & (starts < end_ms)
-        clipped = zip(
-            np.maximum(starts[overlap], start_ms).tolist(),
-            np.minimum(ends[overlap], end_ms).tolist(),
-            strict=True,
-        )
-        return [(int(lo), int(hi)) for lo, hi in clipped]
+        lows = np.maximum(starts[overlap], start_ms).tolist()
+        return list(zip(lows, np.minimum(ends[overlap], end_ms).tolist(), strict=True))
 
     def is_always(self, index: int) -> bool:
-        """Active at every instant (also true of a timetable covering the whole week, unbounded)."""
+        """Active at every instant (also true of an unbounded timetable covering the whole week)."""
         return bool(self._always[self._distinct_of[index]])
+
+    def _static_timeline(self, item: int, always: bool) -> Intervals | None:
+        """The whole timeline when it needs no span: always, no windows, or a full week covered."""
+        first, last = int(self._first_day[item]), int(self._last_day[item])
+        windows = slice(self._win_ptr[item], self._win_ptr[item + 1])
+        if always:
+            base = _FOREVER
+        elif windows.start == windows.stop or last < first:
+            base = _NOTHING
+        elif _covers_whole_week(self._win_open[windows], self._win_len[windows]):
+            # Every instant from the day after first_day to the end of last_day is inside a window
+            # opening in the range (windows last at most 24 h): only the two edge days need work.
+            zone, days = (
+                self._zones[self._zone_of[item]],
+                [d for d in (first, last) if abs(d) < _NO_DAY],
+            )
+            edge = {day: int(zone.to_utc(_ints([(day + 1) * DAY_MS]))[0]) for day in days}
+            lo, hi = edge.get(first, ALWAYS_START_MS), edge.get(last, ALWAYS_END_MS)
+            _, starts, ends = self._occurrences(np.full(len(days), item), _ints(days), _ints(days))
+            base = _merge(np.append(starts, lo), np.append(ends, hi))
+        else:
+            return None
+        return _with_exceptions(base, self._lifted[item], self._added[item])
+
+    def _occurrences(self, items: Ints, day_lo: Ints, day_hi: Ints) -> tuple[Ints, Ints, Ints]:
+        """(g, start, end), sorted and merged per g, of the windows of items[g] opening on local
+        days day_lo[g] to day_hi[g] and within the date range."""
+        day_lo = np.maximum(day_lo, self._first_day[items])
+        day_hi = np.minimum(day_hi, self._last_day[items])
+        count = self._win_ptr[items + 1] - self._win_ptr[items]
+        monday = day_lo - (day_lo + 3) % 7  # 1970-01-01 was a Thursday
+        rows = np.where(day_hi >= day_lo, (day_hi - monday) // 7 + 1, 0) * count
+        group = np.repeat(np.arange(items.shape[0]), rows)
+        week, slot = np.divmod(
+            np.arange(group.shape[0]) - np.repeat(np.cumsum(rows) - rows, rows), count[group]
+        )
+        window = self._win_ptr[items][group] + slot  # windows are sorted, so openings are too
+        opens = (monday[group] + 7 * week) * DAY_MS + self._win_open[window]
+        keep = (opens >= day_lo[group] * DAY_MS) & (opens < (day_hi[group] + 1) * DAY_MS)
+        group, opens, window = group[keep], opens[keep], window[keep]
+        bounds = np.append(opens, opens + self._win_len[window])
+        zone_of = np.tile(self._zone_of[items][group], 2)
+        for zone in np.unique(zone_of).tolist():  # usually one
+            here = slice(None) if zone_of[0] == zone_of[-1] else zone_of == zone
+            bounds[here] = self._zones[zone].to_utc(bounds[here])
+        return _merge_groups(group, *np.split(bounds, 2))
+
+    def _build(self, items: Ints, span_lo: Ints, span_hi: Ints) -> None:
+        """Timelines exact over [span_lo, span_hi), with whole intervals, of lazy schedules."""
+        day_lo, day_hi = span_lo // DAY_MS - MARGIN_DAYS, (span_hi - 1) // DAY_MS + MARGIN_DAYS
+        for g, item in enumerate(items.tolist()):
+            added_starts, added_ends = self._added[item]
+            while added_starts.shape[0]:  # ADDED time can join intervals beyond the margin
+                near = (added_ends > day_lo[g] * DAY_MS) & (added_starts < (day_hi[g] + 1) * DAY_MS)
+                lo = np.min(added_starts[near] // DAY_MS - MARGIN_DAYS, initial=day_lo[g])
+                hi = np.max((added_ends[near] - 1) // DAY_MS + MARGIN_DAYS, initial=day_hi[g])
+                if lo == day_lo[g] and hi == day_hi[g]:
+                    break
+                day_lo[g], day_hi[g] = lo, hi
+        group, starts, ends = self._occurrences(items, day_lo, day_hi)
+        cuts = np.searchsorted(group, np.arange(items.shape[0] + 1)).tolist()
+        for g, item in enumerate(items.tolist()):
+            timeline = starts[cuts[g] : cuts[g + 1]], ends[cuts[g] : cuts[g + 1]]
+            self._timelines[item] = _with_exceptions(
+                timeline, self._lifted[item], self._added[item]
+            )
 
     def _prepare(
         self, schedule_index: npt.ArrayLike, time_ms: npt.ArrayLike
-    ) -> tuple[npt.NDArray[np.intp], Ints, tuple[int, ...]]:
+    ) -> tuple[Indices, Ints, tuple[int, ...]]:
         index, times = np.broadcast_arrays(np.asarray(schedule_index), np.asarray(time_ms))
         if index.size and (not np.issubdtype(index.dtype, np.integer) or index.min() < 0):
             raise IndexError("schedule indices must be non-negative integers")
         distinct = self._distinct_of[index.reshape(-1)]
         times = times.reshape(-1).astype(np.int64, copy=False)
-        self._cover(distinct, times)
+        outside = (times < self._span_lo[distinct]) | (times >= self._span_hi[distinct])
+        if (outside & self._lazy[distinct]).any():
+            self._cover(distinct, times, np.unique(distinct[outside & self._lazy[distinct]]))
         return distinct, times, index.shape
 
-    def _cover(self, distinct: npt.NDArray[np.intp], times: Ints) -> None:
-        """Grow the spans of the schedules asked about at times they do not cover yet."""
-        outside = (times < self._span_lo[distinct]) | (times >= self._span_hi[distinct])
-        if not outside.any():
-            return
-        todo = np.unique(distinct[outside])
-        # Span every time a schedule is asked about in this call, so a span that moves instead
-        # of growing never leaves one of its own queries uncovered.
-        mine = np.isin(distinct, todo)
-        slot = np.searchsorted(todo, distinct[mine])
-        lows, highs = np.full(todo.shape, _EVERYWHERE[1]), np.full(todo.shape, _EVERYWHERE[0])
-        np.minimum.at(lows, slot, times[mine])
-        np.maximum.at(highs, slot, times[mine])
-        for item, low, high in zip(todo.tolist(), lows.tolist(), highs.tolist(), strict=True):
-            lo, hi = low // CHUNK_MS * CHUNK_MS, (high // CHUNK_MS + 1) * CHUNK_MS
-            old_lo, old_hi = int(self._span_lo[item]), int(self._span_hi[item])
-            if old_lo < old_hi and lo <= old_hi + CHUNK_MS and hi >= old_lo - CHUNK_MS:
-                lo, hi = min(lo, old_lo), max(hi, old_hi)
-            # else: far from the old span (the engine moved on): replace it, keeping memory bounded
-            self._timelines[item] = self._plans[item].timeline(lo, hi)
-            self._span_lo[item], self._span_hi[item] = lo, hi
+    def _cover(self, distinct: Indices, times: Ints, items: Ints) -> None:
+        """Build spans for `items` over every time they are asked about in this call, so a span
+        that moves instead of growing never leaves one of its own queries uncovered."""
+        mine = np.isin(distinct, items)
+        slot = np.searchsorted(items, distinct[mine])
+        low, high = np.full(items.shape, _INT64.max), np.full(items.shape, _INT64.min)
+        np.minimum.at(low, slot, times[mine])
+        np.maximum.at(high, slot, times[mine])
+        lo, hi = low // CHUNK_MS * CHUNK_MS, (high // CHUNK_MS + 1) * CHUNK_MS
+        old_lo, old_hi = self._span_lo[items], self._span_hi[items]
+        hull_lo, hull_hi = np.minimum(lo, old_lo), np.maximum(hi, old_hi)
+        grow = (old_lo < old_hi) & (hull_hi - hull_lo <= MAX_SPAN_CHUNKS * CHUNK_MS)
+        lo, hi = np.where(grow, hull_lo, lo), np.where(grow, hull_hi, hi)
+        self._build(items, lo, hi)
+        self._span_lo[items], self._span_hi[items] = lo, hi
         self._pack()
 
     def _pack(self) -> None:
         """Concatenate all timelines so one vectorised binary search serves every schedule."""
-        lengths = np.array([s.shape[0] for s, _ in self._timelines], dtype=np.intp)
-        self._first = np.concatenate(([0], np.cumsum(lengths))).astype(np.intp)
-        pad = _ints([ALWAYS_END_MS])  # keeps indexing at a segment's end in bounds
-        self._starts = np.concatenate([*(s for s, _ in self._timelines), pad])
-        self._ends = np.concatenate([*(e for _, e in self._timelines), pad])
+        timelines = self._timelines
+        lengths = np.array([starts.shape[0] for starts, _ in timelines], dtype=np.intp)
+        self._first = np.append(0, np.cumsum(lengths)).astype(np.intp)
+        pad = [_ints([ALWAYS_END_MS])]  # keeps indexing one past a timeline in bounds
+        self._starts = np.concatenate([starts for starts, _ in timelines] + pad)
+        self._ends = np.concatenate([ends for _, ends in timelines] + pad)
         self._steps = int(lengths.max(initial=0)).bit_length()
 
-    def _locate(self, distinct: npt.NDArray[np.intp], times: Ints) -> npt.NDArray[np.intp]:
+    def _locate(self, distinct: Indices, times: Ints) -> Indices:
         """Packed index of the interval containing each time, or -1."""
         lo, hi = self._first[distinct], self._first[distinct + 1]
-        for _ in range(self._steps):  # bisection per element: first interval starting after t
+        for _ in range(self._steps):  # per element: the first interval starting after the time
             middle = (lo + hi) >> 1
             right = (lo < hi) & (self._starts[middle] <= times)
             lo, hi = np.where(right, middle + 1, lo), np.where(right | (lo >= hi), hi, middle)
         found = lo - 1
         hit = (found >= self._first[distinct]) & (times < self._ends[found])
         return np.where(hit, found, -1)
-
-
-def _plan(schedule: Schedule, zone: _Zone) -> _Plan:
-    starts = [w.weekday * DAY_MS + _ms_of_day(w.start) for w in schedule.windows]
-    lengths = [(_ms_of_day(w.end) - _ms_of_day(w.start) - 1) % DAY_MS + 1 for w in schedule.windows]
-    order = np.argsort(_ints(starts), kind="stable")
-
-    def exceptions(mode: ExceptionMode) -> Intervals:
-        chosen = [e for e in schedule.exceptions if e.mode is mode]
-        return _merge(
-            _ints([to_ms(e.start) for e in chosen]), _ints([to_ms(e.end) for e in chosen])
-        )
-
-    return _Plan(
-        zone=zone,
-        opens=_ints(starts)[order],
-        lengths=_ints(lengths)[order],
-        first_day=None
-        if schedule.first_day is None
-        else schedule.first_day.toordinal() - _EPOCH_DAY,
-        last_day=None if schedule.last_day is None else schedule.last_day.toordinal() - _EPOCH_DAY,
-        lifted=exceptions(ExceptionMode.LIFTED),
-        added=exceptions(ExceptionMode.ADDED),
-    )

@@ -26,11 +26,12 @@ class SlotMemory:
     """Per-slot state: the latest evidence time of every slot, machines for busy ones."""
 
     last_ms: Int64Array
+    last_side: npt.NDArray[np.bool_]
     machines: Mapping[int, SlotMachine]
 
     @classmethod
     def empty(cls, slots: int) -> SlotMemory:
-        return cls(np.full(slots, NO_TIME, np.int64), {})
+        return cls(np.full(slots, NO_TIME, np.int64), np.zeros(slots, np.bool_), {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ class EngineState:
     device_last_contact_ms: Int64Array  # when the device last reached us
     beacon: Mapping[int, tuple[tuple[int, bool], ...]]  # tag -> (time, in range), sorted
     health_records: Mapping[int, tuple[HealthRecord, ...]]  # device -> sorted records
-    no_gps_since: Mapping[int, int]  # device -> open no-GPS episode start
+    no_gps_since: Mapping[int, tuple[int, int]]  # device -> open no-GPS (start, confirmed)
     no_comms_since: Mapping[int, int]
     finalised_appointments: frozenset[int]
     published: Mapping[EpisodeKey, tuple[Episode, ...]]  # as last reported to the caller
