@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tagwatch.bench.cli import bench_app
+from tagwatch.bench.quality import quality_command
 from tagwatch.sim.cli import simulate_command
 from tagwatch.sim.demo import demo_command
 
@@ -12,6 +13,7 @@ app = typer.Typer(
     help="tagwatch: GPS electronic monitoring: zones, curfews, alerts and evidence.",
     no_args_is_help=True,
 )
+bench_app.command("quality")(quality_command)
 app.add_typer(bench_app, name="bench")
 app.command("simulate")(simulate_command)
 app.command("demo")(demo_command)

@@ -141,8 +141,7 @@ def fixes_every(
     start, end = local(first), local(last)
     count = (end - start) // step + 1
     return [
-        fix_at(start + i * step, east_m, accuracy_m=accuracy_m, device=device)
-        for i in range(count)
+        fix_at(start + i * step, east_m, accuracy_m=accuracy_m, device=device) for i in range(count)
     ]
 
 
@@ -157,11 +156,11 @@ def device_event(
 
 
 def exclusion(shape: Shape, zone_id: str = "zone-1", **kwargs: object) -> Zone:
-    return Zone(zone_id, SUBJECT, ZoneKind.EXCLUSION, shape, **kwargs)  # type: ignore[arg-type]
+    return Zone(zone_id, SUBJECT, ZoneKind.EXCLUSION, shape, **kwargs)
 
 
 def inclusion(shape: Shape, zone_id: str = "zone-1", **kwargs: object) -> Zone:
-    return Zone(zone_id, SUBJECT, ZoneKind.INCLUSION, shape, **kwargs)  # type: ignore[arg-type]
+    return Zone(zone_id, SUBJECT, ZoneKind.INCLUSION, shape, **kwargs)
 
 
 def curfew(
@@ -170,11 +169,15 @@ def curfew(
     curfew_id: str = "curfew-1",
     **kwargs: object,
 ) -> Curfew:
-    return Curfew(curfew_id, SUBJECT, address, schedule, **kwargs)  # type: ignore[arg-type]
+    return Curfew(curfew_id, SUBJECT, address, schedule, **kwargs)
 
 
 def appointment(
-    place: Shape, start: datetime, end: datetime, grace_s: float = 600.0, appointment_id: str = "a-1"
+    place: Shape,
+    start: datetime,
+    end: datetime,
+    grace_s: float = 600.0,
+    appointment_id: str = "a-1",
 ) -> Appointment:
     return Appointment(appointment_id, SUBJECT, place, start, end, grace_s=grace_s)
 
@@ -220,6 +223,7 @@ class Run:
         if now is None:
             times = [f.fix_time for f in fixes] + [e.time for e in device_events]
             now = max(times) + REPLY_DELAY
+        events: list[EngineEvent]
         self.state, events = evaluate(self.rules, self.state, fixes, device_events, now)
         self.events.extend(events)
         return events

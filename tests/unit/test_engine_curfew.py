@@ -27,6 +27,7 @@ from conftest import (
 from tagwatch.domain.episodes import EpisodeChange, RuleKind
 from tagwatch.domain.positions import DeviceEventKind
 from tagwatch.domain.schedules import Schedule
+from tagwatch.domain.zones import Shape
 from tagwatch.engine import CompiledRules
 
 HOME = circle(radius_m=100.0)
@@ -36,15 +37,19 @@ NIGHTLY = Schedule.every_day(time(19), time(7))
 BEACON = "hmu-1"
 
 
-def curfew_rules(**kwargs: object) -> CompiledRules:
-    return rules_for(curfews=[curfew(HOME, NIGHTLY, **kwargs)])
+def curfew_rules(beacon_device_id: str | None = None) -> CompiledRules:
+    return rules_for(curfews=[curfew(HOME, NIGHTLY, beacon_device_id=beacon_device_id)])
 
 
 # --- inclusion zones ---
 
 
-@pytest.mark.parametrize("shape", [circle(radius_m=500.0), square(500.0)], ids=["circle", "polygon"])
-def test_leaving_an_inclusion_zone_opens_an_episode_and_coming_back_closes_it(shape) -> None:
+@pytest.mark.parametrize(
+    "shape", [circle(radius_m=500.0), square(500.0)], ids=["circle", "polygon"]
+)
+def test_leaving_an_inclusion_zone_opens_an_episode_and_coming_back_closes_it(
+    shape: Shape,
+) -> None:
     run = Run(rules_for(zones=[inclusion(shape)]))
     run.one_by_one(
         fixes_every("2026-11-02 12:00", "2026-11-02 12:02", 100.0)
@@ -107,17 +112,14 @@ def test_a_first_fix_long_after_the_curfew_start_is_where_the_episode_starts() -
     run = Run(curfew_rules())
     # Away at 18:45, then nothing until 19:20: the gap exceeds the 600 s evidence gap.
     run.one_by_one(
-        [fix_at(local("2026-11-02 18:45"), AWAY)]
-        + fixes_every("2026-11-02 19:20", "2026-11-02 19:25", AWAY)
+        [
+            fix_at(local("2026-11-02 18:45"), AWAY),
+            *fixes_every("2026-11-02 19:20", "2026-11-02 19:25", AWAY),
+        ]
     )
     assert spans(run.episodes) == [(local("2026-11-02 19:20"), None)]
 
 
-@pytest.mark.xfail(
-    reason="engine bug: the window-start rule backdates an episode to 19:00 even when the "
-    "fix before the window showed the subject at home",
-    strict=True,
-)
 def test_home_just_before_the_curfew_then_away_starts_at_the_first_away_fix() -> None:
     run = Run(curfew_rules())
     run.one_by_one(
@@ -136,6 +138,19 @@ def test_an_episode_open_at_the_end_of_the_curfew_closes_at_the_window_end() -> 
     run.one_by_one(fixes_every("2026-11-03 06:40", "2026-11-03 07:20", AWAY, timedelta(minutes=5)))
     assert spans(run.episodes) == [(local("2026-11-03 06:40"), local("2026-11-03 07:00"))]
     assert len(run.changes(EpisodeChange.CLOSED)) == 1
+
+
+def test_coming_home_just_before_the_curfew_ends_closes_when_they_came_home() -> None:
+    run = Run(curfew_rules())
+    run.one_by_one(
+        [
+            *fixes_every("2026-11-03 06:40", "2026-11-03 06:57", AWAY),
+            *fixes_every("2026-11-03 06:58", "2026-11-03 06:59", AT_HOME),
+            fix_at(local("2026-11-03 07:05"), AT_HOME),
+        ]
+    )
+    # Home at 06:58, but the 120 s release had not run out when the curfew ended.
+    assert spans(run.episodes) == [(local("2026-11-03 06:40"), local("2026-11-03 06:58"))]
 
 
 def test_the_window_end_closes_an_episode_even_when_no_fix_follows() -> None:
@@ -164,7 +179,9 @@ def test_home_beacon_in_range_counts_as_home_whatever_gps_says(reporter: str) ->
     run = Run(curfew_rules(beacon_device_id=BEACON))
     run.feed(
         device_events=[
-            device_event(DeviceEventKind.BEACON_IN_RANGE, local("2026-11-02 19:30"), device=reporter)
+            device_event(
+                DeviceEventKind.BEACON_IN_RANGE, local("2026-11-02 19:30"), device=reporter
+            )
         ]
     )
     run.one_by_one(fixes_every("2026-11-02 19:35", "2026-11-02 20:00", AWAY))
@@ -174,7 +191,9 @@ def test_home_beacon_in_range_counts_as_home_whatever_gps_says(reporter: str) ->
 def test_home_beacon_in_range_counts_as_home_when_the_tag_has_no_gps() -> None:
     run = Run(curfew_rules(beacon_device_id=BEACON))
     run.feed([fix_at(local("2026-11-02 19:25"), AWAY)], now=local("2026-11-02 19:25:05"))
-    run.feed(device_events=[device_event(DeviceEventKind.BEACON_IN_RANGE, local("2026-11-02 19:30"))])
+    run.feed(
+        device_events=[device_event(DeviceEventKind.BEACON_IN_RANGE, local("2026-11-02 19:30"))]
+    )
     run.one_by_one([no_position(local(f"2026-11-02 19:3{m}")) for m in (1, 2, 3)])
     # Away at 19:25 (one decisive fix); the beacon says home from 19:30, and the fixes
     # without a position from 19:31 are home for the 120 s release: it ends at 19:31.

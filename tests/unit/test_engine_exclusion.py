@@ -30,8 +30,16 @@ IN_5 = 195.0  # inside by 5 m: uncertain, leaning violating, with 20 m accuracy
 shape_names = pytest.mark.parametrize("shape", sorted(SHAPES))
 
 
-def run_track(shape: str, easts: list[float], accuracy: float | list[float] = 10.0, **zone: object):
-    run = Run(rules_for(zones=[exclusion(SHAPES[shape], **zone)]))
+def run_track(
+    shape: str,
+    easts: list[float],
+    accuracy: float | list[float] = 10.0,
+    *,
+    warning_buffer_m: float = 0.0,
+    dwell_s: float = 300.0,
+) -> Run:
+    zone = exclusion(SHAPES[shape], warning_buffer_m=warning_buffer_m, dwell_s=dwell_s)
+    run = Run(rules_for(zones=[zone]))
     return run.one_by_one(track(easts, accuracy_m=accuracy))
 
 
@@ -84,8 +92,9 @@ def test_one_decisive_fix_opens_an_episode_at_once(shape: str) -> None:
     [
         pytest.param(86.0, 10.0, True, id="76 m beyond accuracy is decisive"),
         pytest.param(84.0, 10.0, False, id="74 m beyond accuracy is not"),
-        pytest.param(125.0, 40.0, True, id="85 m beyond 40 m accuracy is decisive"),
-        pytest.param(110.0, 40.0, False, id="70 m beyond 40 m accuracy is not"),
+        pytest.param(125.0, 40.0, False, id="85 m beyond 40 m accuracy is not: under 6 radii"),
+        pytest.param(185.0, 30.0, True, id="over 6 radii and 75 m beyond 30 m is decisive"),
+        pytest.param(175.0, 30.0, False, id="under 6 radii of 30 m is not"),
         pytest.param(180.0, 3.0, True, id="deep with good accuracy is decisive"),
     ],
 )
@@ -98,9 +107,10 @@ def test_a_single_fix_opens_an_episode_only_if_decisive(
 
 
 def test_the_decisive_margin_is_a_setting() -> None:
-    settings = EngineSettings(decisive_margin_m=20.0)
+    settings = EngineSettings(decisive_margin_m=20.0, decisive_accuracy_multiple=3.0)
     run = Run(rules_for(zones=[exclusion(SHAPES["circle"])], settings=settings))
-    run.one_by_one(track([FAR, IN_30 - 5, FAR, FAR, FAR]))  # 35 m in, 25 m beyond accuracy
+    # 35 m in with 10 m accuracy: 25 m beyond it, and 3.5 radii.
+    run.one_by_one(track([FAR, IN_30 - 5, FAR, FAR, FAR]))
     assert spans(run.episodes) == [(at_minute(1), at_minute(2))]
 
 
@@ -128,6 +138,22 @@ def test_uncertain_evidence_leaning_in_opens_after_the_dwell_time(shape: str) ->
 def test_uncertain_evidence_shorter_than_the_dwell_opens_nothing(shape: str) -> None:
     run = run_track(shape, [FAR] + [IN_5] * 5 + [FAR] * 4, accuracy=20.0)
     assert run.episodes == []
+
+
+def test_a_zone_without_release_time_closes_at_the_first_compliant_fix() -> None:
+    zone = exclusion(SHAPES["circle"], release_s=0)
+    run = Run(rules_for(zones=[zone])).one_by_one(
+        track([FAR, IN_30, IN_30, FAR, IN_30, IN_30, FAR])
+    )
+    assert spans(run.episodes) == [
+        (at_minute(1), at_minute(3)),
+        (at_minute(4), at_minute(6)),
+    ]
+
+
+def test_a_zone_without_dwell_time_opens_on_the_first_uncertain_fix_leaning_in() -> None:
+    run = run_track("circle", [FAR, IN_5, FAR, FAR, FAR], accuracy=20.0, dwell_s=0.0)
+    assert spans(run.episodes) == [(at_minute(1), at_minute(2))]
 
 
 def test_the_dwell_time_is_per_zone() -> None:

@@ -24,7 +24,7 @@ from conftest import (
 )
 
 from tagwatch.domain.episodes import Episode, EpisodeChange, RuleKind
-from tagwatch.domain.positions import DeviceEventKind, Fix
+from tagwatch.domain.positions import DeviceEvent, DeviceEventKind, Fix
 from tagwatch.domain.rules import HealthPolicy
 
 K = DeviceEventKind
@@ -122,7 +122,7 @@ def test_a_restore_without_a_tamper_opens_nothing() -> None:
 # --- battery ---
 
 
-def battery(minute: float, percent: float):
+def battery(minute: float, percent: float) -> DeviceEvent:
     return device_event(K.BATTERY_LEVEL, at_minute(minute), percent)
 
 
@@ -200,11 +200,6 @@ def test_invalid_fixes_for_less_than_the_threshold_open_nothing() -> None:
     assert run.episodes == []
 
 
-@pytest.mark.xfail(
-    reason="engine bug: no-GPS is only judged against the newest record of each call, so a "
-    "15+ minute stretch of invalid fixes inside one batch (a buffered upload) is never found",
-    strict=True,
-)
 def test_a_buffered_upload_with_20_minutes_without_gps_opens_no_gps() -> None:
     fixes = [fix_at(T0, 0.0)] + [no_position(at_minute(m)) for m in range(1, 21)]
     fixes.append(fix_at(at_minute(25), 0.0))
@@ -216,11 +211,6 @@ def test_a_buffered_upload_with_20_minutes_without_gps_opens_no_gps() -> None:
     assert batch.episodes == in_order.episodes
 
 
-@pytest.mark.xfail(
-    reason="engine bug: a late valid fix does not revise an open no-GPS episode; it closes it "
-    "at the late fix, leaving a 10-minute no-GPS episode below the 15-minute threshold",
-    strict=True,
-)
 def test_a_late_valid_fix_that_bridges_the_gap_retracts_no_gps() -> None:
     run = health_run()
     run.one_by_one([fix_at(T0, 0.0)] + [no_position(at_minute(m)) for m in range(1, 16)])
@@ -232,11 +222,6 @@ def test_a_late_valid_fix_that_bridges_the_gap_retracts_no_gps() -> None:
     assert run.episodes == []
 
 
-@pytest.mark.xfail(
-    reason="engine bug: no-GPS episodes are confirmed at their start (the last valid fix), "
-    "so one found on time, at the 15-minute threshold, is flagged late",
-    strict=True,
-)
 def test_no_gps_found_on_time_is_not_flagged_late() -> None:
     run = health_run()
     run.one_by_one([fix_at(T0, 0.0)] + [no_position(at_minute(m)) for m in range(1, 16)])
@@ -300,11 +285,6 @@ def test_a_device_never_heard_from_is_not_silent() -> None:
     assert run.events == []
 
 
-@pytest.mark.xfail(
-    reason="engine bug: no-comms episodes are confirmed at their start (the last contact), "
-    "so one found on time by the clock tick at 30 minutes is flagged late",
-    strict=True,
-)
 def test_no_comms_found_on_time_by_the_clock_is_not_flagged_late() -> None:
     run = health_run()
     run.feed([fix_at(T0, 0.0)], now=T0)

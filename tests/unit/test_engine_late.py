@@ -164,11 +164,6 @@ def test_episodes_that_ended_before_the_lateness_horizon_are_no_longer_kept() ->
     assert run.changes(EpisodeChange.RETRACTED) == []
 
 
-@pytest.mark.xfail(
-    reason="engine bug: records beyond the allowed lateness are dropped before the device's "
-    "contact time is updated, so a tag that uploads only stale records stays 'silent'",
-    strict=True,
-)
 def test_a_tag_uploading_only_stale_fixes_is_not_silent() -> None:
     run = zone_run(EngineSettings(allowed_lateness_s=3600.0))
     run.feed([fix_at(T0, FAR)], now=T0)

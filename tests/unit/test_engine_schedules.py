@@ -56,6 +56,18 @@ def test_a_scheduled_exclusion_zone_is_not_violated_outside_its_window(first: st
     assert run.events == []
 
 
+def test_no_approach_warning_outside_the_window() -> None:
+    zone = exclusion(SHAPES["circle"], schedule=SCHOOL_HOURS, warning_buffer_m=100.0)
+    outside = Run(rules_for(zones=[zone])).one_by_one(
+        fixes_every("2026-11-02 17:00", "2026-11-02 17:05", 260.0)
+    )
+    inside = Run(rules_for(zones=[zone])).one_by_one(
+        fixes_every("2026-11-02 11:00", "2026-11-02 11:05", 260.0)
+    )
+    assert outside.warnings == []
+    assert [w.fix_time for w in inside.warnings] == [local("2026-11-02 11:00")]
+
+
 def test_a_scheduled_exclusion_zone_is_violated_inside_its_window() -> None:
     run = school_run(fixes_every("2026-11-02 10:00", "2026-11-02 10:10", IN_30))
     assert spans(run.episodes) == [(local("2026-11-02 10:00"), None)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,7 +32,8 @@ def utc(text: str) -> int:
     return to_ms(datetime.fromisoformat(text).replace(tzinfo=UTC))
 
 
-def lifted(start: str, end: str, mode: ExceptionMode = ExceptionMode.LIFTED) -> ScheduleException:
+def dated(start: str, end: str, mode: ExceptionMode = ExceptionMode.LIFTED) -> ScheduleException:
+    """A dated exception between two London wall-clock times."""
     return ScheduleException(from_ms(local(start)), from_ms(local(end)), mode)
 
 
@@ -93,15 +95,14 @@ def reference_active(schedule: Schedule, time_ms: int) -> bool:
 
 
 def test_reference_maps_gap_to_the_jump_and_fold_to_the_first_occurrence() -> None:
-    assert wall_clock_reaches(datetime.fromisoformat("2026-03-29 01:30"), LONDON) == utc(
-        "2026-03-29 01:00"
-    )
-    assert wall_clock_reaches(datetime.fromisoformat("2026-10-25 01:30"), LONDON) == utc(
-        "2026-10-25 00:30"
-    )
-    assert wall_clock_reaches(datetime.fromisoformat("2026-06-10 19:00"), LONDON) == utc(
-        "2026-06-10 18:00"
-    )
+    def reaches(reading: str) -> int:
+        return wall_clock_reaches(datetime.fromisoformat(reading), LONDON)
+
+    assert reaches("2026-03-29 01:30") == utc("2026-03-29 01:00")
+    assert reaches("2026-03-29 02:00") == utc("2026-03-29 01:00")
+    assert reaches("2026-10-25 01:30") == utc("2026-10-25 00:30")
+    assert reaches("2026-10-25 02:00") == utc("2026-10-25 02:00")
+    assert reaches("2026-06-10 19:00") == utc("2026-06-10 18:00")
 
 
 # --- tables ---
@@ -277,7 +278,7 @@ def test_date_range_gives_exactly_its_nights() -> None:
 
 def test_lifted_exception_splits_a_curfew_in_two() -> None:
     schedule = Schedule.every_day(
-        time(19), time(7), exceptions=(lifted("2026-12-24 22:00", "2026-12-25 01:00"),)
+        time(19), time(7), exceptions=(dated("2026-12-24 22:00", "2026-12-25 01:00"),)
     )
     table = ScheduleTable([schedule])
     assert table.intervals_between(0, local("2026-12-24 12:00"), local("2026-12-25 12:00")) == [
@@ -293,7 +294,7 @@ def test_lifted_exception_splits_a_curfew_in_two() -> None:
 
 def test_christmas_lunch_lifts_a_round_the_clock_curfew() -> None:
     schedule = Schedule.every_day(
-        time(0), time(0), exceptions=(lifted("2026-12-25 10:00", "2026-12-25 16:00"),)
+        time(0), time(0), exceptions=(dated("2026-12-25 10:00", "2026-12-25 16:00"),)
     )
     table = ScheduleTable([schedule])
     assert not table.is_always(0)
@@ -314,8 +315,8 @@ def test_added_exception_outside_windows_and_next_to_one() -> None:
         time(19),
         time(7),
         exceptions=(
-            lifted("2026-06-10 13:00", "2026-06-10 15:00", added),
-            lifted("2026-06-11 17:00", "2026-06-11 19:00", added),
+            dated("2026-06-10 13:00", "2026-06-10 15:00", added),
+            dated("2026-06-11 17:00", "2026-06-11 19:00", added),
         ),
     )
     assert not active_at(schedule, local("2026-06-10 12:59"))
@@ -332,7 +333,7 @@ def test_added_exception_outside_windows_and_next_to_one() -> None:
 def test_appointment_is_only_its_added_time() -> None:
     schedule = Schedule(
         always=False,
-        exceptions=(lifted("2026-06-10 10:00", "2026-06-10 11:00", ExceptionMode.ADDED),),
+        exceptions=(dated("2026-06-10 10:00", "2026-06-10 11:00", ExceptionMode.ADDED),),
     )
     table = ScheduleTable([schedule])
     times = np.array(
@@ -341,10 +342,12 @@ def test_appointment_is_only_its_added_time() -> None:
     assert table.active(np.zeros(3, np.int32), times).tolist() == [False, True, False]
 
 
-def test_added_time_applies_within_lifted_time() -> None:
-    holiday = lifted("2026-08-01 00:00", "2026-08-15 00:00")
-    appointment = lifted("2026-08-05 20:00", "2026-08-05 21:00", ExceptionMode.ADDED)
-    schedule = Schedule.every_day(time(19), time(7), exceptions=(holiday, appointment))
+@pytest.mark.parametrize("always", [False, True])
+def test_added_time_applies_within_lifted_time(always: bool) -> None:
+    holiday = dated("2026-08-01 00:00", "2026-08-15 00:00")
+    appointment = dated("2026-08-05 20:00", "2026-08-05 21:00", ExceptionMode.ADDED)
+    timetable = Schedule() if always else CURFEW
+    schedule = replace(timetable, exceptions=(holiday, appointment))
     assert not active_at(schedule, local("2026-08-05 19:30"))
     assert interval_at(schedule, local("2026-08-05 20:30")) == (
         local("2026-08-05 20:00"),
@@ -353,7 +356,7 @@ def test_added_time_applies_within_lifted_time() -> None:
 
 
 def test_long_added_period_joins_the_curfews_at_both_ends() -> None:
-    remand = lifted("2026-01-01 00:00", "2026-06-01 00:00", ExceptionMode.ADDED)
+    remand = dated("2026-01-01 00:00", "2026-06-01 00:00", ExceptionMode.ADDED)
     schedule = Schedule.every_day(time(19), time(7), exceptions=(remand,))
     assert interval_at(schedule, local("2026-03-01 12:00")) == (
         local("2025-12-31 19:00"),
@@ -391,6 +394,18 @@ def test_new_york_curfew_uses_new_york_rules(opening_evening: str, hours: int) -
     assert interval_at(same_hours_in_london, opening + HOUR) != (start, end)
 
 
+def test_schedules_in_different_zones_share_one_table() -> None:
+    new_york = Schedule.every_day(time(21), time(6), time_zone="America/New_York")
+    london = Schedule.every_day(time(21), time(6))
+    both = [london, new_york, london, new_york]
+    table = ScheduleTable(both)
+    times = np.array([utc("2026-06-10 20:30"), utc("2026-06-11 01:30"), utc("2026-06-11 05:30")])
+    index, when = np.meshgrid(np.arange(4), times)
+    expected = [[reference_active(both[i], int(t)) for i in range(4)] for t in times]
+    assert table.active(index, when).tolist() == expected
+    assert expected == [[True, False] * 2, [True, True] * 2, [False, True] * 2]
+
+
 def test_always_schedule_has_sentinel_interval() -> None:
     table = ScheduleTable([Schedule(), CURFEW])
     starts, ends = table.interval_at(np.array([0, 1]), np.array([utc("2026-06-10 12:00")] * 2))
@@ -399,6 +414,7 @@ def test_always_schedule_has_sentinel_interval() -> None:
     assert table.is_always(0)
     assert not table.is_always(1)
     assert table.intervals_between(0, 5, 9) == [(5, 9)]
+    assert table.intervals_between(1, 9, 9) == []
 
 
 def test_unbounded_round_the_clock_timetable_is_always() -> None:
@@ -437,6 +453,24 @@ def test_times_far_apart_and_in_any_order_agree_with_the_reference() -> None:
             assert got == [reference_active(schedule, t) for t in chosen.tolist()]
 
 
+def test_a_monitor_moving_through_the_year_with_late_fixes_sees_the_same_intervals() -> None:
+    christmas = Schedule.every_day(
+        time(19), time(7), exceptions=(dated("2026-12-24 22:00", "2026-12-25 01:00"),)
+    )
+    schedules = [CURFEW, SUNDAY_NIGHT, christmas, Schedule()]
+    table = ScheduleTable(schedules)
+    for day in range(0, 366, 2):
+        now = local("2026-01-01 21:00") + day * 24 * HOUR
+        times = np.array([now, now + 9 * HOUR, now - 47 * HOUR, now - 10 * HOUR])
+        for index, schedule in enumerate(schedules):
+            starts, ends = table.interval_at(np.full(4, index), times)
+            fresh = ScheduleTable([schedule]).interval_at(np.zeros(4, np.intp), times)
+            assert (starts.tolist(), ends.tolist()) == (fresh[0].tolist(), fresh[1].tolist())
+            assert (starts != -1).tolist() == [
+                reference_active(schedule, t) for t in times.tolist()
+            ]
+
+
 def test_arrays_broadcast_and_keep_their_shape() -> None:
     table = ScheduleTable([Schedule(), CURFEW, CURFEW])
     times = np.array([[local("2026-06-10 12:00")], [local("2026-06-10 20:00")]])
@@ -444,6 +478,13 @@ def test_arrays_broadcast_and_keep_their_shape() -> None:
         [True, False, False],
         [True, True, True],
     ]
+
+
+def test_empty_tables_and_queries_give_empty_answers() -> None:
+    nothing = np.array([], dtype=np.int64)
+    assert ScheduleTable([]).active(nothing, nothing).shape == (0,)
+    starts, ends = ScheduleTable([CURFEW]).interval_at(nothing, nothing)
+    assert starts.shape == ends.shape == (0,)
 
 
 def test_bad_inputs_are_refused() -> None:

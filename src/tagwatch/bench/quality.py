@@ -8,9 +8,12 @@ the injected ground truth.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
+
+import typer
 
 from tagwatch.bench.naive import naive_alerts
 from tagwatch.bench.scoring import ScoredAlert, score
@@ -83,3 +86,15 @@ def quality_benchmark(scenario: Scenario, tick_s: float = 10.0) -> dict[str, Any
             "naive": round(naive_s, 1),
         },
     }
+
+
+def quality_command(
+    subjects: int = typer.Option(200, help="Simulated subjects."),
+    days: int = typer.Option(5, help="Simulated days (subjects x days >= 1,000 by default)."),
+    seed: int = typer.Option(7, help="Simulation seed."),
+    tick_s: float = typer.Option(10.0, help="How often the monitor runs the engine (s)."),
+) -> None:
+    """Detection rate, false alerts and delay: tagwatch against the naive baseline."""
+    summary = quality_benchmark(Scenario(seed=seed, subjects=subjects, days=days), tick_s)
+    typer.echo(json.dumps(summary["seconds"] | {"fixes": summary["fixes"]}))
+    typer.echo(json.dumps(summary))

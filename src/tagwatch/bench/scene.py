@@ -142,6 +142,7 @@ class Track:
 
 
 def make_scene(subjects: int, seed: int = 0) -> Scene:
+    """`subjects` subjects with one tag and three zones each; the same seed, the same scene."""
     rng = np.random.default_rng([seed, 1])
     n, k = subjects, ZONES_PER_SUBJECT
     towns = TownMap.hertfordshire()
@@ -158,16 +159,17 @@ def make_scene(subjects: int, seed: int = 0) -> Scene:
     end = np.cumsum(vertices.reshape(-1))
     start = end - vertices.reshape(-1)
     angle, rho = _star_profiles(rng, vertices.reshape(-1), size.reshape(-1))
-    bound = np.where(circle, size, 0.0).reshape(-1)
-    inner = bound.copy()
+    bound_flat = np.where(circle, size, 0.0).reshape(-1)
+    inner_flat = bound_flat.copy()
     polygons = np.flatnonzero(~circle.reshape(-1))
-    bound[polygons] = np.maximum.reduceat(rho, start[polygons])
-    # An edge dips below its vertices towards the centre by at most cos(half its angle).
-    following = np.append(angle[1:], 0.0)
-    following[end[polygons] - 1] = 2 * np.pi
-    widest = np.maximum.reduceat(following - angle, start[polygons])
-    inner[polygons] = np.minimum.reduceat(rho, start[polygons]) * np.cos(widest / 2)
-    bound, inner = bound.reshape(n, k), inner.reshape(n, k)
+    if polygons.size:
+        bound_flat[polygons] = np.maximum.reduceat(rho, start[polygons])
+        # An edge dips below its vertices towards the centre by at most cos(half its angle).
+        following = np.append(angle[1:], 0.0)
+        following[end[polygons] - 1] = 2 * np.pi
+        widest = np.maximum.reduceat(following - angle, start[polygons])
+        inner_flat[polygons] = np.minimum.reduceat(rho, start[polygons]) * np.cos(widest / 2)
+    bound, inner = bound_flat.reshape(n, k), inner_flat.reshape(n, k)
 
     cx, cy = _place_centres(rng, home_x, home_y, bound, district)
     table = ZoneTable(
@@ -263,8 +265,8 @@ def _star_profiles(
     angle = 2 * np.pi * (step + jitter) / count
     lobes = np.ones(total)
     for harmonic in (2, 3, 5):
-        amplitude = rng.uniform(0.0, 0.1, vertices.shape[0])[owner]
-        phase = rng.uniform(0.0, 2 * np.pi, vertices.shape[0])[owner]
+        amplitude = rng.uniform(0.0, 0.1, vertices.shape)[owner]
+        phase = rng.uniform(0.0, 2 * np.pi, vertices.shape)[owner]
         lobes += amplitude * np.cos(harmonic * angle + phase)
     rho = size[owner] * (lobes + rng.uniform(-0.04, 0.04, total))
     return angle, rho

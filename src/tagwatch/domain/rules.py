@@ -43,8 +43,11 @@ class EngineSettings:
     # Consecutive confirmed fixes that open an episode. One confirmed fix can be a GPS
     # outlier whose accuracy the receiver under-reported; a second one rarely is.
     confirmations: int = 2
-    # A single fix this far beyond its own accuracy radius opens an episode at once.
+    # A single fix opens an episode at once when it lies beyond its own accuracy radius by
+    # this much AND by this multiple of the radius: receivers under-report accuracy badly
+    # indoors, so a wide fix must be far out to be believed alone.
     decisive_margin_m: float = 75.0
+    decisive_accuracy_multiple: float = 6.0
     # A gap without evidence longer than this breaks a run of consecutive evidence.
     max_evidence_gap_s: float = 600.0
     # An episode whose opening evidence reached the engine this long after the fix time

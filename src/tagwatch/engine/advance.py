@@ -49,13 +49,6 @@ class Warning:
     distance_m: float
 
 
-def row_keys(
-    device: npt.NDArray[np.int32], time_ms: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
-    """One int64 per (device, fix time): device indexes stay below 2**22, times below 2**41."""
-    return (device.astype(np.int64) << 41) | time_ms
-
-
 def pairs_of(
     rules: CompiledRules, device: npt.NDArray[np.int32]
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
@@ -174,6 +167,7 @@ def advance(
                 release_ms=int(rules.slot_release_ms[slot]),
                 confirmations=settings.confirmations,
                 decisive_margin_m=settings.decisive_margin_m,
+                decisive_accuracy_multiple=settings.decisive_accuracy_multiple,
                 max_gap_ms=round(settings.max_evidence_gap_s * 1000),
             )
             params_cache[slot] = params

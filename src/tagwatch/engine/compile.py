@@ -17,6 +17,7 @@ from tagwatch.domain.episodes import RuleKind
 from tagwatch.domain.rules import EngineSettings, HealthPolicy, RuleBook
 from tagwatch.domain.schedules import ExceptionMode, Schedule, ScheduleException
 from tagwatch.domain.zones import Appointment, Shape, ZoneKind
+from tagwatch.engine.batch import MAX_DEVICES
 from tagwatch.engine.geometry import CompiledShapes, compile_shapes
 from tagwatch.engine.projection import Projector
 from tagwatch.engine.schedule import ScheduleTable
@@ -187,6 +188,8 @@ def compile_rules(book: RuleBook) -> CompiledRules:
                     ),
                 )
 
+    if len(device_ids) > MAX_DEVICES:
+        raise ValueError(f"one engine judges at most {MAX_DEVICES} devices; partition them")
     slot_device = np.array([row[0] for row in rows], np.int32)
     counts = (
         np.bincount(slot_device, minlength=len(device_ids))

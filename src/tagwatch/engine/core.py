@@ -15,8 +15,8 @@ from tagwatch.domain.episodes import (
     FixBeyondLateness,
 )
 from tagwatch.domain.positions import DeviceEvent, DeviceEventKind, Fix
-from tagwatch.engine.advance import WorkingSlots, advance, row_keys
-from tagwatch.engine.batch import FixBatch
+from tagwatch.engine.advance import WorkingSlots, advance
+from tagwatch.engine.batch import FixBatch, row_keys
 from tagwatch.engine.compile import CompiledRules
 from tagwatch.engine.devices import DeviceWork
 from tagwatch.engine.health import HealthRecord
@@ -25,6 +25,7 @@ from tagwatch.engine.state import EngineState, EpisodeKey, SlotMemory
 from tagwatch.engine.timebase import from_ms, to_ms
 from tagwatch.engine.timed import close_finished_windows, finalise_appointments
 
+HORIZON_STEP_MS = 15 * 60 * 1000
 BEACON_KINDS = {DeviceEventKind.BEACON_IN_RANGE: True, DeviceEventKind.BEACON_OUT_OF_RANGE: False}
 
 
@@ -56,7 +57,12 @@ def evaluate(
         raise ValueError("engine state was made for other rules; rebuild it with the rules")
     settings = rules.settings
     now_ms = to_ms(now)
-    horizon_ms = max(state.horizon_ms, now_ms - round(settings.allowed_lateness_s * 1000))
+    # The horizon moves in steps: pruning the history is a pass over it, not worth doing for
+    # every small batch. Between steps, fixes slightly older than the lateness still count.
+    horizon_ms = state.horizon_ms
+    wanted = now_ms - round(settings.allowed_lateness_s * 1000)
+    if wanted - horizon_ms >= HORIZON_STEP_MS:
+        horizon_ms = wanted
     if not isinstance(fixes, FixBatch):
         fixes = FixBatch.from_fixes(fixes, rules.device_index)
     batch = fixes.sorted_unique()

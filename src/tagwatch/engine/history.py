@@ -1,8 +1,9 @@
 """The fixes of the allowed-lateness window, kept so late data can be re-evaluated.
 
 Stored as a few sorted column chunks (an append-friendly, LSM-like layout): each batch adds
-a chunk, and chunks are merged once there are many, so a device's rows are found with a
-binary search per chunk rather than a scan.
+a chunk, and a chunk is merged into the one before it while that one is at most twice its
+size, so chunk sizes fall geometrically (about log2 of the rows) and every row is merged
+O(log n) times. A device's rows are found with a binary search per chunk.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import numpy as np
 import numpy.typing as npt
 
 from tagwatch.engine.batch import FixBatch
-
-MAX_CHUNKS = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +27,11 @@ class History:
         """`batch` must be sorted and unique; returns a new history."""
         if len(batch) == 0:
             return self
-        chunks = (*self.chunks, batch)
-        if len(chunks) > MAX_CHUNKS:
-            # Merge the older half: amortised O(n log n), keeps look-ups few.
-            half = len(chunks) // 2
-            merged = FixBatch.concat(chunks[:half]).sorted_unique()
-            chunks = (merged, *chunks[half:])
-        return History(chunks)
+        chunks = [*self.chunks, batch]
+        while len(chunks) >= 2 and len(chunks[-2]) <= 2 * len(chunks[-1]):
+            newest = chunks.pop()
+            chunks[-1] = FixBatch.concat([chunks[-1], newest]).sorted_unique()
+        return History(tuple(chunks))
 
     def rows_for(self, devices: npt.NDArray[np.int32]) -> FixBatch:
         """All kept rows of `devices` (sorted unique device indexes), sorted and unique."""

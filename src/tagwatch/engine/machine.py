@@ -37,6 +37,7 @@ class SlotParams:
     release_ms: int
     confirmations: int
     decisive_margin_m: float
+    decisive_accuracy_multiple: float
     max_gap_ms: int
 
 
@@ -207,7 +208,10 @@ class SlotMachine:
         decisive = False
         if code == Evidence.VIOLATING:
             self.run_confirmations += 1
-            decisive = margin_m - accuracy_m >= params.decisive_margin_m
+            decisive = margin_m >= max(
+                accuracy_m + params.decisive_margin_m,
+                accuracy_m * params.decisive_accuracy_multiple,
+            )
         if (
             decisive
             or self.run_confirmations >= params.confirmations

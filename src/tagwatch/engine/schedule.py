@@ -19,11 +19,12 @@ and a 19:00-07:00 curfew lasts 11 h on the night clocks go forward and 13 h when
 Schedules that are active at every instant get the sentinel interval
 (`ALWAYS_START_MS`, `ALWAYS_END_MS`); the same sentinels stand for "no bound" elsewhere.
 
-Weekly schedules become merged UTC intervals lazily, over whole 8-week chunks around the times
-asked about (at most `MAX_SPAN_CHUNKS`, so a long-running engine does not accumulate history);
-identical schedules share one timeline. Spans are built for many schedules at once, and queries
-are one vectorised binary search over all timelines, so Python loops run over bisection steps,
-time zones and schedules with exceptions, never over times. Pure: no clock reads, no I/O.
+Weekly schedules become merged UTC intervals lazily, over whole 8-week chunks (`CHUNK_MS`) around
+the times asked about; a span grows up to `MAX_SPAN_CHUNKS` chunks and otherwise moves, so a
+long-running engine does not accumulate history. Identical schedules share one timeline. Spans
+are built for many schedules at once and queries are one binary search vectorised over all
+timelines: Python loops run over bisection steps, and over schedules only while spans are built
+(once per chunk), never over times. Pure: no clock reads, no I/O.
 """
 
 from __future__ import annotations
@@ -63,7 +64,6 @@ def _ints(values: object) -> Ints:
 
 
 _NOTHING: Intervals = (_ints([]), _ints([]))
-_FOREVER: Intervals = (_ints([ALWAYS_START_MS]), _ints([ALWAYS_END_MS]))
 
 
 def _ms_of_day(moment: time) -> int:
@@ -173,9 +173,8 @@ class _Zone:
 
 def _exceptions(schedule: Schedule, mode: ExceptionMode) -> Intervals:
     chosen = [e for e in schedule.exceptions if e.mode is mode]
-    if not chosen:
-        return _NOTHING
-    return _merge(_ints([to_ms(e.start) for e in chosen]), _ints([to_ms(e.end) for e in chosen]))
+    starts, ends = _ints([to_ms(e.start) for e in chosen]), _ints([to_ms(e.end) for e in chosen])
+    return (starts, ends) if len(chosen) < 2 else _merge(starts, ends)
 
 
 def _covers_whole_week(opens: Ints, lengths: Ints) -> bool:
@@ -266,8 +265,11 @@ class ScheduleTable:
         """The whole timeline when it needs no span: always, no windows, or a full week covered."""
         first, last = int(self._first_day[item]), int(self._last_day[item])
         windows = slice(self._win_ptr[item], self._win_ptr[item + 1])
+        lifted = self._lifted[item]
+        if always and self._added[item][0].shape[0] == 0:  # common: only LIFTED gaps, if any
+            return (np.append(ALWAYS_START_MS, lifted[1]), np.append(lifted[0], ALWAYS_END_MS))
         if always:
-            base = _FOREVER
+            base = (_ints([ALWAYS_START_MS]), _ints([ALWAYS_END_MS]))
         elif windows.start == windows.stop or last < first:
             base = _NOTHING
         elif _covers_whole_week(self._win_open[windows], self._win_len[windows]):
@@ -283,7 +285,7 @@ class ScheduleTable:
             base = _merge(np.append(starts, lo), np.append(ends, hi))
         else:
             return None
-        return _with_exceptions(base, self._lifted[item], self._added[item])
+        return _with_exceptions(base, lifted, self._added[item])
 
     def _occurrences(self, items: Ints, day_lo: Ints, day_hi: Ints) -> tuple[Ints, Ints, Ints]:
         """(g, start, end), sorted and merged per g, of the windows of items[g] opening on local
@@ -303,8 +305,9 @@ class ScheduleTable:
         group, opens, window = group[keep], opens[keep], window[keep]
         bounds = np.append(opens, opens + self._win_len[window])
         zone_of = np.tile(self._zone_of[items][group], 2)
-        for zone in np.unique(zone_of).tolist():  # usually one
-            here = slice(None) if zone_of[0] == zone_of[-1] else zone_of == zone
+        zones = np.unique(zone_of).tolist()
+        for zone in zones:  # usually one: then no masks
+            here = zone_of == zone if len(zones) > 1 else slice(None)
             bounds[here] = self._zones[zone].to_utc(bounds[here])
         return _merge_groups(group, *np.split(bounds, 2))
 
@@ -321,12 +324,19 @@ class ScheduleTable:
                     break
                 day_lo[g], day_hi[g] = lo, hi
         group, starts, ends = self._occurrences(items, day_lo, day_hi)
+        # Keep only intervals touching the span (smaller arrays, faster searches); schedules with
+        # exceptions are trimmed after them, as ADDED time may join an interval outside the span.
+        special = [self._lifted[i][0].size + self._added[i][0].size > 0 for i in items.tolist()]
+        keep = (ends > span_lo[group]) & (starts < span_hi[group]) | np.array(special)[group]
+        group, starts, ends = group[keep], starts[keep], ends[keep]
         cuts = np.searchsorted(group, np.arange(items.shape[0] + 1)).tolist()
         for g, item in enumerate(items.tolist()):
             timeline = starts[cuts[g] : cuts[g + 1]], ends[cuts[g] : cuts[g + 1]]
-            self._timelines[item] = _with_exceptions(
-                timeline, self._lifted[item], self._added[item]
-            )
+            if special[g]:
+                starts_x, ends_x = _with_exceptions(timeline, self._lifted[item], self._added[item])
+                near = (ends_x > span_lo[g]) & (starts_x < span_hi[g])
+                timeline = starts_x[near], ends_x[near]
+            self._timelines[item] = timeline
 
     def _prepare(
         self, schedule_index: npt.ArrayLike, time_ms: npt.ArrayLike
@@ -336,9 +346,10 @@ class ScheduleTable:
             raise IndexError("schedule indices must be non-negative integers")
         distinct = self._distinct_of[index.reshape(-1)]
         times = times.reshape(-1).astype(np.int64, copy=False)
-        outside = (times < self._span_lo[distinct]) | (times >= self._span_hi[distinct])
-        if (outside & self._lazy[distinct]).any():
-            self._cover(distinct, times, np.unique(distinct[outside & self._lazy[distinct]]))
+        stale = (times < self._span_lo[distinct]) | (times >= self._span_hi[distinct])
+        stale &= self._lazy[distinct]  # static timelines already cover every time
+        if stale.any():
+            self._cover(distinct, times, np.unique(distinct[stale]))
         return distinct, times, index.shape
 
     def _cover(self, distinct: Indices, times: Ints, items: Ints) -> None:

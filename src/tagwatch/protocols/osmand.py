@@ -49,7 +49,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
 from tagwatch.domain.positions import DeviceEvent, DeviceEventKind, Fix
 
@@ -61,10 +61,11 @@ UERE_M = 5.0
 DEFAULT_ACCURACY_M = 50.0
 MILLISECONDS_FROM = 10**11  # a numeric timestamp this large or larger is in milliseconds
 MAX_DEVICE_ID_LENGTH = 128
+MAX_ACCURACY_M = 1_000_000.0  # a wider circle says nothing about where the device is
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_INTEGER = re.compile(r"[+-]?\d+")
-_DECIMAL = re.compile(r"[+-]?(\d+\.\d*|\.\d+)")
+_INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?(\d+\.\d*|\.\d+)", re.ASCII)
 _OFFSET_LOST_PLUS = re.compile(r"(?<=\d) (\d{2}(?::?\d{2})?)$")  # "...:47 01:00" -> "+01:00"
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
@@ -119,12 +120,15 @@ class _Reading:
         fix = None
         if self.position is not None:
             lat, lon = self.position
+            accuracy_m = normalised_accuracy_m(self.accuracy, self.hdop)
+            if not accuracy_m <= MAX_ACCURACY_M:
+                raise OsmAndError(f"accuracy out of range: {accuracy_m:.3g} m (95 %)")
             fix = Fix(
                 device_id=self.device_id,
                 fix_time=time,
                 lat=lat,
                 lon=lon,
-                accuracy_m=normalised_accuracy_m(self.accuracy, self.hdop),
+                accuracy_m=accuracy_m,
                 valid=self.valid,
                 received_at=self.received_at,
                 speed_mps=self.speed_mps,
@@ -188,9 +192,8 @@ def decode_query(params: Mapping[str, str] | str, received_at: datetime) -> OsmA
 def _fields(params: Mapping[str, str] | str) -> dict[str, str]:
     if isinstance(params, str):
         text = params.strip()
-        if text.startswith("/") or text.startswith(("http://", "https://")):
-            text = urlsplit(text).query
-        text = text.removeprefix("?")
+        if text.startswith(("/", "?", "http://", "https://")):  # a request target
+            text = text.partition("?")[2].partition("#")[0]
         # The last of repeated parameters wins, as in Traccar.
         return {key: values[-1] for key, values in parse_qs(text).items()}
     return {key: value for key, value in params.items() if value != ""}

@@ -11,13 +11,14 @@ the resulting track, not from these plans.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 
-from tagwatch.sim.population import Person
+from tagwatch.sim.persons import Person
 from tagwatch.sim.requirements import Requirement
 from tagwatch.sim.track import WALK_MPS, Block, Move, Sky, Stay, travel_speed, urban_r95
 
@@ -63,14 +64,15 @@ class _Route:
         """Move to `point`; returns the arrival time."""
         length = float(np.hypot(*(point - self.here)))
         if length > 0:
-            move = Move(np.vstack([self.here, point]), self.t, self.t + length / speed, 0.0)
-            move.r95_m = urban_r95(self._rng)
-            self.blocks.append(move)
+            path = np.vstack([self.here, point])
+            self.blocks.append(Move(path, self.t, self.t + length / speed, urban_r95(self._rng)))
             self.t += length / speed
             self.here = point
         return self.t
 
-    def pause(self, seconds: float, *, sky: Sky = Sky.OUTDOOR, r95_m: float = 0.0, wander_m: float = 0.0) -> float:
+    def pause(
+        self, seconds: float, *, sky: Sky = Sky.OUTDOOR, r95_m: float = 0.0, wander_m: float = 0.0
+    ) -> float:
         if seconds >= 1.0:
             x, y = float(self.here[0]), float(self.here[1])
             r95 = r95_m or urban_r95(self._rng)
@@ -139,7 +141,7 @@ def near_miss_trip(
     speed = travel_speed(rng, away, has_car)
     route = _Route(here, rng)
     reach = route.go(closest, speed)
-    leave = route.pause(float(rng.uniform(0.0, 240.0)))
+    leave = route.pause(float(rng.uniform(30.0, 600.0)))  # waiting, watching
     route.go(here, speed)
     return Trip(route.blocks, (reach, leave), np.vstack([here, closest]))
 
@@ -165,12 +167,15 @@ def inclusion_exit_trip(
         route = _Route(here, rng)
         leave_zone = (float(line.length) - outside) / speed
         route.go(target, speed)
-        back_in = route.pause(
-            max(wanted - 2 * outside / speed, 5 * MINUTE),
-            sky=Sky.INDOOR if indoors else Sky.OUTDOOR,
-            r95_m=float(rng.uniform(30.0, 80.0)) if indoors else 0.0,
-            wander_m=10.0,
-        ) + outside / speed
+        back_in = (
+            route.pause(
+                max(wanted - 2 * outside / speed, 5 * MINUTE),
+                sky=Sky.INDOOR if indoors else Sky.OUTDOOR,
+                r95_m=float(rng.uniform(30.0, 80.0)) if indoors else 0.0,
+                wander_m=10.0,
+            )
+            + outside / speed
+        )
         route.go(here, speed)
         return Trip(route.blocks, (leave_zone, back_in), np.vstack([here, target]))
     return None
@@ -211,7 +216,10 @@ class Splicer:
     def _path_ok(self, trip: Trip, t0: float, t1: float, *, target: str, kind: str) -> bool:
         line = shapely.LineString(trip.path) if len(trip.path) > 1 else shapely.Point(trip.path[0])
         for zone in self.person.exclusions:
-            if zone.id != target and shapely.distance(zone.region.geometry, line) < CLEAR_OF_OTHER_ZONES_M:
+            if (
+                zone.id != target
+                and shapely.distance(zone.region.geometry, line) < CLEAR_OF_OTHER_ZONES_M
+            ):
                 return False
         inclusion = self.person.inclusion
         if inclusion is not None and kind != "inclusion_exit" and _overlaps(inclusion, t0, t1):
@@ -219,7 +227,11 @@ class Splicer:
             if not shapely.contains(core, line):
                 return False
         curfew = self.person.curfew
-        return curfew is None or kind == "curfew_absence" or not _overlaps(curfew, t0 - 300.0, t1 + 300.0)
+        return (
+            curfew is None
+            or kind == "curfew_absence"
+            or not _overlaps(curfew, t0 - 300.0, t1 + 300.0)
+        )
 
     def splice(
         self,
@@ -230,7 +242,7 @@ class Splicer:
         target: str,
         rng: np.random.Generator,
         must_be_active: Requirement | None = None,
-        where: str = "any",
+        where: Literal["any", "home"] = "any",
     ) -> Planned | None:
         """Try a trip from one of the stays that lie in `window`; returns what was planned."""
         stays = [
@@ -240,7 +252,7 @@ class Splicer:
             and b.t1 > window[0]
             and b.t0 < window[1]
             and b.place >= 0
-            and (where == "any" or (b.place == 0) == (where == "home"))
+            and (where == "any" or b.place == 0)
         ]
         for i in rng.permutation(stays):
             stay = self.blocks[int(i)]
@@ -268,17 +280,8 @@ class Splicer:
         return None
 
     def _replace(self, index: int, stay: Stay, trip: Trip, t0: float) -> None:
-        before = Stay(stay.x, stay.y, stay.t0, t0, stay.sky, stay.r95_m, stay.wander_m, stay.place, stay.basement_ok)
-        shifted: list[Block] = []
-        for block in trip.blocks:
-            if isinstance(block, Move):
-                shifted.append(Move(block.path, block.t0 + t0, block.t1 + t0, block.r95_m))
-            else:
-                shifted.append(
-                    Stay(block.x, block.y, block.t0 + t0, block.t1 + t0, block.sky, block.r95_m, block.wander_m)
-                )
-        after_start = t0 + trip.duration
-        after = Stay(stay.x, stay.y, after_start, stay.t1, stay.sky, stay.r95_m, stay.wander_m, stay.place, stay.basement_ok)
+        shifted = [replace(block, t0=block.t0 + t0, t1=block.t1 + t0) for block in trip.blocks]
+        before, after = replace(stay, t1=t0), replace(stay, t0=t0 + trip.duration)
         self.blocks[index : index + 1] = [before, *shifted, after]
 
 

@@ -39,7 +39,7 @@ class Observed:
     t: npt.NDArray[np.int64]  # fix time, epoch seconds
     true_x: FloatArray
     true_y: FloatArray
-    x: FloatArray  # reported, metres (the true position for invalid fixes)
+    x: FloatArray  # reported, metres (invalid fixes repeat the last valid one)
     y: FloatArray
     valid: BoolArray
     sky: npt.NDArray[np.int8]
@@ -57,9 +57,7 @@ def _correlated_normal(rng: np.random.Generator, n: int, interval_s: float) -> F
     kernel = np.exp(-np.arange(length) / tau)
     kernel /= np.sqrt((kernel**2).sum())
     white = rng.standard_normal((n + length - 1, 2))
-    return np.column_stack(
-        [np.convolve(white[:, j], kernel, mode="valid") for j in range(2)]
-    )
+    return np.column_stack([np.convolve(white[:, j], kernel, mode="valid") for j in range(2)])
 
 
 def observe(
@@ -83,7 +81,7 @@ def observe(
     sky[outdoor & ~urban] = Sky.OPEN
     r95[sky == Sky.OPEN] = open_r95_m
 
-    n = t.shape[0]
+    n = int(t.shape[0])
     draw = rng.random(n)
     missing = np.zeros(n, np.bool_)
     invalid = np.zeros(n, np.bool_)
@@ -101,8 +99,8 @@ def observe(
     limit = MAX_ERROR_PER_R95 * r95
     error *= np.where(size > limit, limit / np.maximum(size, 1e-9), 1.0)[:, None]
 
-    factor = rng.lognormal(0.0, 0.3, n)
-    under = rng.random(n) < 0.02
+    factor: FloatArray = rng.lognormal(0.0, 0.3, n)
+    under: BoolArray = rng.random(n) < 0.02
     factor[under] = rng.uniform(0.15, 0.4, int(under.sum()))
     accuracy = np.maximum(np.round(r95 * factor, 1), 1.5)
 
@@ -123,9 +121,13 @@ def observe(
     hdop = np.clip(accuracy / 5.0 * rng.uniform(0.8, 1.2, n), 0.6, 25.0)
 
     valid = ~invalid
-    x = np.where(valid, true_x + error[:, 0], true_x)
-    y = np.where(valid, true_y + error[:, 1], true_y)
     keep = ~missing
+    x, y = true_x + error[:, 0], true_y + error[:, 1]
+    # Without a fix, trackers repeat the last position they reported (with no satellites).
+    last = np.maximum.accumulate(np.where(valid & keep, np.arange(n), -1))
+    known = last >= 0
+    x = np.where(valid, x, np.where(known, x[np.maximum(last, 0)], true_x))
+    y = np.where(valid, y, np.where(known, y[np.maximum(last, 0)], true_y))
     return Observed(
         t=t[keep],
         true_x=true_x[keep],
@@ -135,8 +137,8 @@ def observe(
         valid=valid[keep],
         sky=sky[keep],
         accuracy_m=accuracy[keep],
-        speed_mps=np.round(speed[keep], 2),
-        heading_deg=np.round(heading[keep], 1),
+        speed_mps=np.round(speed[keep], 2).astype(np.float64),
+        heading_deg=np.round(heading[keep], 1).astype(np.float64),
         satellites=satellites[keep],
         hdop=np.round(hdop[keep], 1),
     )

@@ -38,7 +38,7 @@ class Scenario:
     second_exclusion_share: float = 0.35
     inclusion_share: float = 0.20
     # Injected violations (ground truth).
-    exclusion_entry_rate: float = 0.08
+    exclusion_entry_rate: float = 0.10
     curfew_absence_rate: float = 0.05
     late_home_rate: float = 0.04
     inclusion_exit_rate: float = 0.06
@@ -151,7 +151,7 @@ class Simulation:
     device_events: list[DeviceEvent]  # arrival order
     truth: list[TruthViolation]
     near_misses: list[NearMiss]
-    end: datetime = field(default=DEFAULT_START)  # the local midnight after the last day
+    end: datetime  # the local midnight after the last day
     tracks: dict[str, TrueTrack] = field(default_factory=dict)  # by tag device id
     fix_truth: FixTruth | None = None
     injections: list[Injection] = field(default_factory=list)

@@ -1,278 +1,286 @@
-"""Who is monitored: a home near a real town, everyday places, the routes between them,
-and the orders with their requirements."""
+"""`simulate(scenario)`: the population, their true lives, what their tags reported, and
+when it reached the server; with the ground truth measured from the true tracks.
+
+This module is the simulator's front door: `Scenario`, `Simulation` and the truth records
+are re-exported from `tagwatch.sim.model`.
+
+Each subject-day is computed with numpy arrays; `Fix` objects are made once, at the end,
+in arrival order.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 
 import numpy as np
 import numpy.typing as npt
-import shapely
 
-from tagwatch.domain.people import (
-    Assignment,
-    Device,
-    DeviceKind,
-    Order,
-    OrderType,
-    RiskLevel,
-    Subject,
+from tagwatch.domain.episodes import RuleKind
+from tagwatch.domain.positions import DeviceEvent, DeviceEventKind, Fix
+from tagwatch.domain.rules import RuleBook
+from tagwatch.sim.gps_error import Observed, observe
+from tagwatch.sim.model import (
+    FixTruth,
+    Injection,
+    NearMiss,
+    Scenario,
+    Simulation,
+    TruthViolation,
 )
-from tagwatch.domain.rules import SubjectRules
-from tagwatch.sim.model import Scenario
-from tagwatch.sim.places import TownMap
-from tagwatch.sim.requirements import (
-    Requirement,
-    make_curfew,
-    make_exclusion,
-    make_inclusion,
-)
+from tagwatch.sim.persons import Person, make_person
+from tagwatch.sim.places import TownMap, to_wgs84
+from tagwatch.sim.requirements import simulation_days
+from tagwatch.sim.sensors import EventLog, at_home, battery_events, beacon_events
+from tagwatch.sim.timeline import plan_timeline
+from tagwatch.sim.timetable import local_instant, local_seconds
+from tagwatch.sim.track import build_track
+from tagwatch.sim.truth import STEP_S, Grid, violations_and_near_misses
+from tagwatch.sim.uplink import deliver
 
-FloatArray = npt.NDArray[np.float64]
+__all__ = ["NearMiss", "Scenario", "Simulation", "TruthViolation", "simulate"]
 
-FIRST_NAMES = (
-    "Aaron", "Adam", "Aisha", "Alex", "Amir", "Ben", "Callum", "Chloe", "Connor", "Daniel",
-    "Darren", "Dean", "Emma", "Gary", "Harry", "Jade", "Jamie", "Jason", "Kayleigh", "Kieran",
-    "Lee", "Liam", "Marcus", "Mark", "Mohammed", "Nathan", "Paul", "Reece", "Ryan", "Sam",
-    "Sean", "Shane", "Stacey", "Tom", "Tyler", "Wayne",
-)  # fmt: skip
-LAST_NAMES = (
-    "Ahmed", "Baker", "Brown", "Clarke", "Cooper", "Davies", "Evans", "Green", "Hall",
-    "Harris", "Hughes", "Jackson", "James", "Johnson", "Jones", "Khan", "King", "Lewis",
-    "Martin", "Moore", "Morris", "Patel", "Roberts", "Robinson", "Smith", "Taylor", "Thomas",
-    "Turner", "Walker", "Ward", "White", "Williams", "Wilson", "Wood", "Wright", "Young",
-)  # fmt: skip
-ORDER_TYPES = (
-    (OrderType.COURT_BAIL, 0.25),
-    (OrderType.HOME_DETENTION_CURFEW, 0.25),
-    (OrderType.COMMUNITY_ORDER, 0.15),
-    (OrderType.SUSPENDED_SENTENCE_ORDER, 0.1),
-    (OrderType.LICENCE, 0.15),
-    (OrderType.DOMESTIC_ABUSE_PROTECTION_ORDER, 0.1),
-)
-
-HOME, WORK, SHOP, VISIT, DAY_CENTRE = "home", "work", "shop", "visit", "day_centre"
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    x: float
-    y: float
-    kind: str
-    indoor_r95_m: float  # GPS 95 % error inside this building
-    outdoor: bool = False  # an outdoor job (building site, market stall)
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(slots=True)
-class Person:
-    index: int
-    subject: Subject
-    tag_id: str
-    hmu_id: str | None
-    town: int
-    places: list[Place]  # places[0] is home
-    routes: dict[tuple[int, int], FloatArray]
-    worker: bool
-    order: Order
-    curfew: Requirement | None
-    exclusions: list[Requirement]
-    inclusion: Requirement | None
-    drain_pct_per_h: float
-    open_r95_m: float  # this tag's 95 % error under open sky
-    assignments: list[Assignment] = field(default_factory=list)
+class _DeviceOutput:
+    """One tag's records in delivery order of generation: originals, then resends."""
 
-    @property
-    def home(self) -> Place:
-        return self.places[0]
+    device: int
+    observed: Observed
+    index: IntArray
+    received: npt.NDArray[np.float64]
 
-    @property
-    def requirements(self) -> list[Requirement]:
-        found = [*self.exclusions]
-        if self.inclusion is not None:
-            found.append(self.inclusion)
-        if self.curfew is not None:
-            found.append(self.curfew)
-        return found
 
-    def route(self, a: int, b: int) -> FloatArray:
-        if (a, b) in self.routes:
-            return self.routes[(a, b)]
-        return self.routes[(b, a)][::-1]
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
-    def rules(self) -> SubjectRules:
-        devices = (self.tag_id,) if self.hmu_id is None else (self.tag_id, self.hmu_id)
-        return SubjectRules(
-            subject_id=self.subject.id,
-            device_ids=devices,
-            zones=tuple(r.zone for r in [*self.exclusions, self.inclusion] if r and r.zone),
-            curfews=(self.curfew.curfew,) if self.curfew and self.curfew.curfew else (),
+
+def _sample_times(rng: np.random.Generator, t0: float, t1: float, interval_s: float) -> IntArray:
+    phase = float(rng.uniform(0.0, interval_s))
+    grid = np.arange(t0 + phase, t1, interval_s)
+    jitter = rng.integers(-1, 2, grid.shape[0]) if interval_s >= 5 else 0
+    times = np.round(grid).astype(np.int64) + jitter
+    times = times[(times >= t0) & (times < t1)]
+    return times if interval_s >= 5 else np.unique(times)  # +-1 s cannot reorder at >= 5 s
+
+
+def _dead_spots(
+    days: list[date], rng: np.random.Generator, rate: float, time_zone: str
+) -> list[tuple[float, float]]:
+    gaps = []
+    for day in days:
+        if rng.random() < rate:
+            start = local_seconds(day, float(rng.uniform(7.0, 21.0)) * 3600.0, time_zone)
+            gaps.append((start, start + float(rng.uniform(3.0, 40.0)) * 60.0))
+    return gaps
+
+
+def _tag_events(timeline_tampers: list[tuple[float, float]], battery: EventLog) -> EventLog:
+    for cut, restored in timeline_tampers:
+        battery.add(cut, DeviceEventKind.STRAP_TAMPER)
+        battery.add(restored, DeviceEventKind.STRAP_RESTORED)
+    return battery.sorted()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A million new objects would set off the cyclic garbage collector again and again,
+    each pass walking everything made so far; fixes and events hold no cycles."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def simulate(scenario: Scenario) -> Simulation:
+    """Simulate `scenario`: the same scenario always gives the same simulation."""
+    with _collector_paused():
+        return _simulate(scenario)
+
+
+def _simulate(scenario: Scenario) -> Simulation:
+    towns = TownMap.hertfordshire()
+    days, end = simulation_days(scenario.start, scenario.days, scenario.time_zone)
+    start = local_instant(days[0], time(0), scenario.time_zone)
+    span = (start.timestamp(), end.timestamp())
+    seconds = round((span[1] - span[0]) / STEP_S)
+    children = np.random.SeedSequence(scenario.seed).spawn(scenario.subjects)
+
+    people: list[Person] = []
+    outputs: list[_DeviceOutput] = []
+    events: list[tuple[str, float, DeviceEventKind, float | None, float]] = []
+    truth: list[TruthViolation] = []
+    near: list[NearMiss] = []
+    injections: list[Injection] = []
+    tracks = {}
+    for index, child in enumerate(children):
+        rng = np.random.default_rng(child)
+        person = make_person(index, rng, scenario, towns, days, (start, end))
+        people.append(person)
+        timeline = plan_timeline(person, scenario, days, span, towns, rng)
+        built = build_track(
+            timeline.blocks,
+            rng,
+            basement_rate=scenario.basement_rate,
+            tunnel_rate=scenario.tunnel_rate,
+        )
+        tracks[person.tag_id] = built.track
+        grid = Grid(span[0], seconds, built.track)
+        spans, closes = violations_and_near_misses(grid, person.requirements)
+        sid, tag = person.subject.id, person.tag_id
+        truth.extend(
+            TruthViolation(sid, tag, s.rule, s.requirement_id, _utc(s.start), _utc(s.end))
+            for s in spans
+        )
+        truth.extend(
+            TruthViolation(sid, tag, RuleKind.STRAP_TAMPER, "", _utc(a), _utc(b))
+            for a, b in timeline.tampers
+        )
+        near.extend(
+            NearMiss(sid, tag, c.rule, c.requirement_id, _utc(c.time), round(c.closest_m, 2))
+            for c in closes
+        )
+        injections.extend(
+            Injection(sid, tag, p.kind, p.requirement_id, _utc(p.start), _utc(p.end))
+            for p in timeline.planned
         )
 
-    def devices(self) -> list[Device]:
-        found = [Device(self.tag_id, DeviceKind.TAG, "osmand", f"tag of {self.subject.id}")]
-        if self.hmu_id is not None:
-            found.append(
-                Device(self.hmu_id, DeviceKind.HOME_MONITORING_UNIT, "osmand", "home unit")
+        gaps = built.gaps + _dead_spots(days, rng, scenario.dead_spot_rate, scenario.time_zone)
+        times = _sample_times(rng, span[0], span[1], scenario.interval_s)
+        observed = observe(
+            built,
+            times,
+            rng,
+            towns=towns,
+            open_r95_m=person.open_r95_m,
+            interval_s=scenario.interval_s,
+        )
+        fix_index, received = deliver(
+            observed.t.astype(np.float64), gaps, rng, duplicate_rate=scenario.duplicate_rate
+        )
+        outputs.append(_DeviceOutput(index, observed, fix_index, received))
+
+        home = at_home(grid, (person.home.x, person.home.y))
+        log = _tag_events(
+            timeline.tampers,
+            battery_events(
+                home,
+                grid,
+                days,
+                rng,
+                time_zone=scenario.time_zone,
+                drain_pct_per_h=person.drain_pct_per_h,
+                skipped_charge_rate=scenario.skipped_charge_rate,
+            ),
+        )
+        logs = [(tag, log, gaps)]
+        if person.hmu_id is not None:
+            logs.append((person.hmu_id, beacon_events(home, grid, rng).sorted(), []))
+        for device_id, device_log, device_gaps in logs:
+            at = np.array(device_log.times)
+            which, when = deliver(at, device_gaps, rng, duplicate_rate=scenario.duplicate_rate)
+            events.extend(
+                (device_id, float(at[i]), device_log.kinds[i], device_log.values[i], float(w))
+                for i, w in zip(which.tolist(), when.tolist(), strict=True)
             )
-        return found
 
-
-def make_route(rng: np.random.Generator, a: Place, b: Place) -> FloatArray:
-    """A plausible road path: the straight line bent through a few offset waypoints."""
-    start, end = np.array([a.x, a.y]), np.array([b.x, b.y])
-    length = float(np.hypot(*(end - start)))
-    bends = min(4, int(length // 1200))
-    if bends == 0:
-        return np.vstack([start, end])
-    normal = np.array([-(end - start)[1], (end - start)[0]]) / max(length, 1e-9)
-    fractions = np.sort(rng.uniform(0.15, 0.85, bends))
-    offsets = np.clip(rng.normal(0.0, 0.06 * length, bends), -0.15 * length, 0.15 * length)
-    middle = start + np.outer(fractions, end - start) + np.outer(offsets, normal)
-    return np.vstack([start, middle, end])
-
-
-def _near(rng: np.random.Generator, x: float, y: float, lo: float, hi: float) -> tuple[float, float]:
-    distance = float(np.sqrt(rng.uniform(lo * lo, hi * hi)))  # uniform over the annulus
-    angle = float(rng.uniform(0, 2 * np.pi))
-    return x + distance * np.cos(angle), y + distance * np.sin(angle)
-
-
-def _indoor_r95(rng: np.random.Generator) -> float:
-    return float(np.clip(rng.lognormal(np.log(50.0), 0.35), 30.0, 100.0))
-
-
-def _places(rng: np.random.Generator, towns: TownMap, town: int, worker: bool) -> list[Place]:
-    tx, ty = float(towns.x[town]), float(towns.y[town])
-    home = Place(*_near(rng, tx, ty, 300.0, 3000.0), HOME, _indoor_r95(rng))
-    places = [home]
-    if worker:
-        # Three in ten work in a neighbouring town.
-        work_town = town if rng.random() < 0.7 else towns.nearest(tx, ty, exclude=town)[
-            int(rng.integers(0, 3))
-        ]
-        wx, wy = _near(rng, float(towns.x[work_town]), float(towns.y[work_town]), 0.0, 2000.0)
-        places.append(Place(wx, wy, WORK, _indoor_r95(rng), outdoor=bool(rng.random() < 0.2)))
-    else:
-        places.append(Place(*_near(rng, tx, ty, 0.0, 1000.0), DAY_CENTRE, _indoor_r95(rng)))
-    for _ in range(int(rng.integers(1, 3))):
-        places.append(Place(*_near(rng, tx, ty, 0.0, 600.0), SHOP, _indoor_r95(rng)))
-    for _ in range(int(rng.integers(1, 4))):
-        if rng.random() < 0.7:
-            vx, vy = _near(rng, home.x, home.y, 500.0, 4000.0)
-        else:
-            other = towns.nearest(tx, ty, exclude=town)[int(rng.integers(0, 3))]
-            vx, vy = _near(rng, float(towns.x[other]), float(towns.y[other]), 200.0, 2500.0)
-        places.append(Place(vx, vy, VISIT, _indoor_r95(rng)))
-    return places
-
-
-def _order_type(rng: np.random.Generator) -> OrderType:
-    kinds = [kind for kind, _ in ORDER_TYPES]
-    weights = np.array([w for _, w in ORDER_TYPES])
-    return kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
-
-
-def make_person(
-    index: int,
-    rng: np.random.Generator,
-    scenario: Scenario,
-    towns: TownMap,
-    days: list[date],
-    span: tuple[datetime, datetime],
-) -> Person:
-    subject_id = f"S{index + 1:04d}"
-    tag_id = f"86{index + 1:013d}"  # IMEI-like, as the tag reports itself
-    town = int(rng.choice(len(towns.towns), p=towns.weights))
-    worker = bool(rng.random() < 0.55)
-    places = _places(rng, towns, town, worker)
-    routes = {
-        (a, b): make_route(rng, places[a], places[b])
-        for a in range(len(places))
-        for b in range(a + 1, len(places))
-    }
-    network = shapely.union(
-        shapely.multilinestrings([shapely.LineString(path) for path in routes.values()]),
-        shapely.multipoints([(p.x, p.y) for p in places]),
-    )
-    order_start = span[0] - timedelta(days=int(rng.integers(3, 300)))
-    order_id = f"{subject_id}-ORD"
-    has_curfew = bool(rng.random() < scenario.curfew_share)
-    beacon_chance = scenario.beacon_share / max(scenario.curfew_share, 1e-9)
-    hmu_id = f"HMU-{index + 1:05d}" if has_curfew and rng.random() < beacon_chance else None
-    home = (places[0].x, places[0].y)
-    common = {"subject_id": subject_id, "order_id": order_id, "time_zone": scenario.time_zone}
-    curfew = (
-        make_curfew(
-            rng,
-            requirement_id=f"{subject_id}-CUR",
-            home=home,
-            beacon_id=hmu_id,
-            days=days,
-            span=span,
-            **common,
-        )
-        if has_curfew
-        else None
-    )
-    exclusions: list[Requirement] = []
-    wanted = 0
-    if rng.random() < scenario.exclusion_share:
-        wanted = 2 if rng.random() < scenario.second_exclusion_share else 1
-    avoid = network
-    for number in range(1, wanted + 1):
-        zone = make_exclusion(
-            rng, requirement_id=f"{subject_id}-EZ{number}", home=home, avoid=avoid, span=span, **common
-        )
-        if zone is not None:
-            exclusions.append(zone)
-            avoid = shapely.union(avoid, zone.region.geometry)
-    inclusion = (
-        make_inclusion(
-            rng,
-            requirement_id=f"{subject_id}-IZ",
-            network=network,
-            town_name=towns.towns[town].name,
-            span=span,
-            **common,
-        )
-        if rng.random() < scenario.inclusion_share
-        else None
-    )
-    name = f"{FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))]} {LAST_NAMES[int(rng.integers(len(LAST_NAMES)))]}"
-    risk = [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH, RiskLevel.VERY_HIGH][
-        int(rng.choice(4, p=[0.2, 0.5, 0.25, 0.05]))
+    fixes, fix_truth = _assemble_fixes(people, outputs)
+    events.sort(key=lambda e: round(e[4] * 1000))  # stable: ties keep generation order
+    device_events = [
+        DeviceEvent(device_id, _utc(round(t)), kind, value, _utc(round(r * 1000) / 1000))
+        for device_id, t, kind, value, r in events
     ]
-    subject = Subject(subject_id, name, risk, reference=f"CASE/{2026}/{index + 1:05d}")
-    requirement_ids = tuple(
-        r.id for r in [*exclusions, inclusion, curfew] if r is not None
+    truth.sort(key=lambda v: (v.start, v.device_id))
+    near.sort(key=lambda m: (m.time, m.device_id))
+    return Simulation(
+        scenario=scenario,
+        subjects=[p.subject for p in people],
+        devices=[d for p in people for d in p.devices()],
+        assignments=[a for p in people for a in p.assignments],
+        orders=[p.order for p in people],
+        rule_book=RuleBook(tuple(p.rules() for p in people)),
+        fixes=fixes,
+        device_events=device_events,
+        truth=truth,
+        near_misses=near,
+        end=end,
+        tracks=tracks,
+        fix_truth=fix_truth,
+        injections=injections,
     )
-    order = Order(
-        id=order_id,
-        subject_id=subject_id,
-        order_type=_order_type(rng),
-        start=order_start,
-        time_zone=scenario.time_zone,
-        reference=f"T{20260000 + index + 1}",
-        conditions=requirement_ids,
-    )
-    person = Person(
-        index=index,
-        subject=subject,
-        tag_id=tag_id,
-        hmu_id=hmu_id,
-        town=town,
-        places=places,
-        routes=routes,
-        worker=worker,
-        order=order,
-        curfew=curfew,
-        exclusions=exclusions,
-        inclusion=inclusion,
-        drain_pct_per_h=float(rng.uniform(2.5, 4.0)),
-        open_r95_m=float(rng.uniform(4.0, 6.0)),
-    )
-    person.assignments.append(Assignment(tag_id, subject_id, order_start))
-    if hmu_id is not None:
-        person.assignments.append(Assignment(hmu_id, subject_id, order_start))
-    return person
+
+
+def _assemble_fixes(
+    people: list[Person], outputs: list[_DeviceOutput]
+) -> tuple[list[Fix], FixTruth]:
+    """Every delivery as a `Fix`, sorted by received_at (ties in generation order)."""
+
+    def gather(name: str) -> npt.NDArray[np.generic]:
+        return np.concatenate([getattr(o.observed, name)[o.index] for o in outputs])
+
+    device = np.concatenate([np.full(o.index.shape[0], o.device, np.int64) for o in outputs])
+    received_ms = np.round(np.concatenate([o.received for o in outputs]) * 1000).astype(np.int64)
+    order = np.argsort(received_ms, kind="stable")
+    device = device[order]
+    received_ms = received_ms[order]
+
+    def take(name: str) -> npt.NDArray[np.generic]:
+        return gather(name)[order]
+
+    t = take("t").astype(np.int64)
+    x, y = take("x").astype(np.float64), take("y").astype(np.float64)
+    true_x, true_y = take("true_x").astype(np.float64), take("true_y").astype(np.float64)
+    valid = take("valid").astype(np.bool_)
+    lon, lat = to_wgs84(x, y)
+    error = np.where(valid, np.hypot(x - true_x, y - true_y), 0.0)
+    # A record sent long after it was measured carries the device clock of the upload.
+    late = received_ms - t * 1000 > 5000
+    device_ms = np.where(late, received_ms - 400, t * 1000)
+
+    unique_t, t_inverse = np.unique(t, return_inverse=True)
+    fix_times = [datetime.fromtimestamp(s, UTC) for s in unique_t.tolist()]
+    tag_ids = [p.tag_id for p in people]
+    hdop = take("hdop")
+    fixes = [
+        Fix(
+            tag_ids[d],
+            fix_times[ti],
+            la,
+            lo,
+            acc,
+            v,
+            datetime.fromtimestamp(r / 1000, UTC),
+            datetime.fromtimestamp(dm / 1000, UTC) if is_late else fix_times[ti],
+            sp,
+            hd,
+            None,
+            sat,
+            hp if v else None,
+        )
+        for d, ti, la, lo, acc, v, r, dm, is_late, sp, hd, sat, hp in zip(
+            device.tolist(),
+            t_inverse.tolist(),
+            np.round(lat, 7).tolist(),
+            np.round(lon, 7).tolist(),
+            take("accuracy_m").tolist(),
+            valid.tolist(),
+            received_ms.tolist(),
+            device_ms.tolist(),
+            late.tolist(),
+            take("speed_mps").tolist(),
+            take("heading_deg").tolist(),
+            take("satellites").tolist(),
+            hdop.tolist(),
+            strict=True,
+        )
+    ]
+    truth = FixTruth(true_x, true_y, error, take("sky").astype(np.int8))
+    return fixes, truth

@@ -1,8 +1,8 @@
 """Orders' requirements for one subject: curfew at home, exclusion zones, an inclusion zone.
 
-Zones are placed where the subject's everyday life keeps well clear of them: an exclusion
-zone is at least ~200 m from every place the subject goes and every route between them, so
-that on a normal day nothing but GPS error can suggest a breach.
+Zones are placed where the subject's everyday life keeps clear of them: an exclusion zone
+is at least 200 m from every place the subject spends time in and 100 m from every route
+between them, so that on a normal day nothing but GPS error can suggest a breach.
 """
 
 from __future__ import annotations
@@ -109,7 +109,9 @@ def _blob(rng: np.random.Generator, x: float, y: float) -> shapely.Geometry:
     wobble = np.ones_like(theta)
     for k in range(2, 6):
         wobble += rng.uniform(0.0, 0.08) * np.sin(k * theta + rng.uniform(0, 2 * np.pi))
-    ring = np.column_stack([x + radius * wobble * np.cos(theta), y + radius * wobble * np.sin(theta)])
+    ring = np.column_stack(
+        [x + radius * wobble * np.cos(theta), y + radius * wobble * np.sin(theta)]
+    )
     return shapely.Polygon(ring)
 
 
@@ -148,16 +150,20 @@ def make_exclusion(
     subject_id: str,
     order_id: str,
     home: tuple[float, float],
-    avoid: shapely.Geometry,
+    places: shapely.Geometry,
+    routes: shapely.Geometry,
     time_zone: str,
     span: tuple[datetime, datetime],
 ) -> Requirement | None:
-    """An exclusion zone 1-8 km from home, clear of `avoid` (everyday places and routes)."""
-    clearance = 200.0 + min(float(rng.exponential(250.0)), 1200.0)
+    """An exclusion zone near home (a few km, often less): 200 m or more from every place
+    the subject spends time in (and from their other zones), 100 m or more from the routes
+    between them."""
+    from_places = 200.0 + min(float(rng.exponential(200.0)), 1300.0)
+    from_routes = 100.0 + min(float(rng.exponential(100.0)), 900.0)
     kind = rng.random()
     for attempt in range(80):
-        reach = 5000.0 if attempt < 40 else 8000.0
-        distance = float(rng.uniform(800.0, reach))
+        # Victims often live in the same town: most zones are within a few km of home.
+        distance = 300.0 + float(rng.exponential(1500.0 if attempt < 40 else 4000.0))
         angle = float(rng.uniform(0, 2 * np.pi))
         cx, cy = home[0] + distance * np.cos(angle), home[1] + distance * np.sin(angle)
         if kind < 0.5:
@@ -167,13 +173,15 @@ def make_exclusion(
             geometry = _blob(rng, cx, cy)
         else:
             geometry = _street(rng, cx, cy)
-        if not geometry.is_valid or shapely.distance(geometry, avoid) < clearance:
+        if (
+            not geometry.is_valid
+            or shapely.distance(geometry, places) < from_places
+            or shapely.distance(geometry, routes) < from_routes
+        ):
             continue
-        shape: Shape
-        if kind < 0.5:
-            shape = circle_from_bng(cx, cy, round(radius, 1))
-        else:
-            shape = area_from_bng(geometry)
+        shape: Shape = (
+            circle_from_bng(cx, cy, round(radius, 1)) if kind < 0.5 else area_from_bng(geometry)
+        )
         warning = float(rng.choice([100.0, 150.0, 200.0, 300.0])) if rng.random() < 0.4 else 0.0
         schedule = _exclusion_schedule(rng, time_zone)
         zone = Zone(

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 
 import numpy as np
 
-from tagwatch.sim.population import DAY_CENTRE, SHOP, VISIT, WORK, Person
+from tagwatch.sim.persons import DAY_CENTRE, SHOP, VISIT, WORK, Person
 from tagwatch.sim.timetable import local_seconds
 from tagwatch.sim.track import Block, Move, Sky, Stay, path_length, travel_speed, urban_r95
 
@@ -119,7 +120,7 @@ def _fit(
     plan = list(plan)
     while plan:
         sequence = [0, *(p for p, _ in plan), 0]
-        legs = list(zip(sequence, sequence[1:], strict=False))
+        legs = list(pairwise(sequence))
         travel = sum(path_length(person.route(a, b)) / speeds[(a, b)] for a, b in legs)
         wanted = sum(d for _, d in plan)
         spare = arrive - leave - travel - wanted

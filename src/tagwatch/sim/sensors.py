@@ -93,7 +93,9 @@ def battery_events(
     charge_step = charge_rate * hours
     drain = drain_pct_per_h * hours * rng.uniform(0.8, 1.25, steps)  # busier hours drain more
     jitter = rng.uniform(0.0, 20.0, steps)
-    home_at = home_mask[np.minimum(np.arange(steps) * int(BATTERY_STEP_S / STEP_S), home_mask.shape[0] - 1)]
+    home_at = home_mask[
+        np.minimum(np.arange(steps) * int(BATTERY_STEP_S / STEP_S), home_mask.shape[0] - 1)
+    ]
     for k in range(steps):
         now = grid.t0 + k * BATTERY_STEP_S
         home = bool(home_at[k])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 import numpy as np
 
@@ -16,8 +17,8 @@ from tagwatch.sim.excursions import (
     near_miss_trip,
 )
 from tagwatch.sim.model import Scenario
+from tagwatch.sim.persons import Person
 from tagwatch.sim.places import TownMap
-from tagwatch.sim.population import Person
 from tagwatch.sim.routine import anchors, home_stay, plan_day
 from tagwatch.sim.timetable import local_seconds
 from tagwatch.sim.track import Block
@@ -86,7 +87,7 @@ def plan_timeline(
             windows = [w for w in curfew.intervals if night is not None and w[0] == night]
             if windows:
                 found = splicer.splice(
-                    lambda here, c=curfew: absence_trip(c, here, rng, has_car),
+                    partial(absence_trip, curfew, rng=rng, has_car=has_car),
                     window=(float(windows[0][0]), float(windows[0][1])),
                     kind="curfew_absence",
                     target=curfew.id,
@@ -98,7 +99,7 @@ def plan_timeline(
         if person.exclusions and rng.random() < scenario.exclusion_entry_rate:
             zone = person.exclusions[int(rng.integers(len(person.exclusions)))]
             found = splicer.splice(
-                lambda here, z=zone: entry_trip(z, here, rng, has_car),
+                partial(entry_trip, zone, rng=rng, has_car=has_car),
                 window=daytime,
                 kind="exclusion_entry",
                 target=zone.id,
@@ -109,7 +110,7 @@ def plan_timeline(
         if person.exclusions and rng.random() < scenario.exclusion_near_miss_rate:
             zone = person.exclusions[int(rng.integers(len(person.exclusions)))]
             found = splicer.splice(
-                lambda here, z=zone: near_miss_trip(z, here, rng, has_car),
+                partial(near_miss_trip, zone, rng=rng, has_car=has_car),
                 window=daytime,
                 kind="exclusion_near_miss",
                 target=zone.id,
@@ -120,7 +121,7 @@ def plan_timeline(
         inclusion = person.inclusion
         if inclusion is not None and rng.random() < scenario.inclusion_exit_rate:
             found = splicer.splice(
-                lambda here, z=inclusion: inclusion_exit_trip(z, here, nearby, rng, has_car),
+                partial(inclusion_exit_trip, inclusion, towns=nearby, rng=rng, has_car=has_car),
                 window=daytime,
                 kind="inclusion_exit",
                 target=inclusion.id,

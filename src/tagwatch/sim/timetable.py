@@ -107,7 +107,8 @@ def active_mask(intervals: IntervalArray, times: npt.ArrayLike) -> npt.NDArray[n
         return np.zeros(at.shape, np.bool_)
     index = np.searchsorted(intervals[:, 0], at, side="right") - 1
     safe = np.clip(index, 0, None)
-    return (index >= 0) & (at < intervals[safe, 1])
+    inside: npt.NDArray[np.bool_] = (index >= 0) & (at < intervals[safe, 1])
+    return inside
 
 
 def describe(schedule: Schedule) -> str:
@@ -120,8 +121,8 @@ def describe(schedule: Schedule) -> str:
         for window in schedule.windows:
             by_hours.setdefault((window.start, window.end), []).append(window.weekday)
         parts = []
-        for (opens, closes), days in by_hours.items():
-            days = sorted(days)
+        for (opens, closes), weekdays in by_hours.items():
+            days = sorted(weekdays)
             if days == list(range(7)):
                 when = "every day"
             elif days == list(range(days[0], days[-1] + 1)) and len(days) > 2:

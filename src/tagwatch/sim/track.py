@@ -156,7 +156,9 @@ def build_track(
             offsets = np.concatenate([[0.0], np.cumsum(lengths)])
             total = max(float(offsets[-1]), 1e-9)
             keys.add(
-                block.t0 + (block.t1 - block.t0) * offsets / total, block.path[:, 0], block.path[:, 1]
+                block.t0 + (block.t1 - block.t0) * offsets / total,
+                block.path[:, 0],
+                block.path[:, 1],
             )
             set_sky(block.t0, Sky.OUTDOOR, block.r95_m)
             duration = block.t1 - block.t0

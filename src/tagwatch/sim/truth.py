@@ -12,12 +12,13 @@ import numpy.typing as npt
 from tagwatch.domain.episodes import RuleKind
 from tagwatch.sim.model import TrueTrack
 from tagwatch.sim.requirements import Requirement
+from tagwatch.sim.shapes import Region
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 STEP_S = 1.0
 NEAR_MISS_M = 60.0  # an exclusion zone passed this close (outside) is a near miss
-NEAR_MISS_S = 300.0  # a curfew met or left with this little time to spare is a near miss
+NEAR_MISS_S = 600.0  # a curfew met or left with this little time to spare is a near miss
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,6 @@ def violations_and_near_misses(
 ) -> tuple[list[Span], list[Close]]:
     spans: list[Span] = []
     closes: list[Close] = []
-    n = grid.seconds
     for req in requirements:
         region = req.region
         active = grid.mask(req.intervals)
@@ -107,10 +107,12 @@ def violations_and_near_misses(
         found = runs(bad)
         spans.extend(Span(req.id, req.rule, grid.time(a), grid.time(b)) for a, b in found)
         if req.rule is RuleKind.EXCLUSION:
-            near = active & grid.where(
-                lambda x, y, r=region: np.isfinite(r.signed_distance(x, y, within_m=NEAR_MISS_M))
-            )
-            near &= ~inside
+
+            def close_outside(x: FloatArray, y: FloatArray, r: Region = region) -> BoolArray:
+                found: BoolArray = np.isfinite(r.signed_distance(x, y, within_m=NEAR_MISS_M))
+                return found
+
+            near = active & grid.where(close_outside) & ~inside
             for a, b in runs(near):
                 if any(a - 600 < hi and lo < b + 600 for lo, hi in found):
                     continue  # the approach of an actual entry

@@ -37,9 +37,9 @@ def deliver(
 
     `t` must be sorted. Received times are epoch seconds, never before the record's time.
     """
-    n = t.shape[0]
-    latency = 0.3 + rng.lognormal(np.log(1.2), 0.7, n)
-    hiccup = rng.random(n) < 0.02
+    n = int(t.shape[0])
+    latency: FloatArray = 0.3 + rng.lognormal(np.log(1.2), 0.7, n)
+    hiccup: npt.NDArray[np.bool_] = rng.random(n) < 0.02
     latency[hiccup] += rng.uniform(5.0, 60.0, int(hiccup.sum()))
     received = t + latency
     extra_index: list[IntArray] = []

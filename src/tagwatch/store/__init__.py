@@ -1,0 +1,40 @@
+"""Repositories behind one contract: SQLite (embedded default) now, PostgreSQL/PostGIS next.
+
+    store = create_store("sqlite:///var/lib/tagwatch/tagwatch.db")
+    store.open()
+    with store.transaction() as tx:
+        tx.fixes.add_fixes(fixes)
+
+See `tagwatch.store.contract` for the API and its semantics.
+"""
+
+from __future__ import annotations
+
+from tagwatch.store.contract import Store, UnitOfWork
+from tagwatch.store.errors import ConflictError, MissingReferenceError, NotFoundError, StoreError
+from tagwatch.store.hashing import SecretHasher
+from tagwatch.store.sqlite import SqliteStore
+
+__all__ = [
+    "ConflictError",
+    "MissingReferenceError",
+    "NotFoundError",
+    "SecretHasher",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "UnitOfWork",
+    "create_store",
+]
+
+
+def create_store(url: str, *, hasher: SecretHasher | None = None) -> Store:
+    """A store for `url`, not yet opened.
+
+    `sqlite:///relative/file.db` or `sqlite:////absolute/file.db` (SQLAlchemy's spelling);
+    `postgresql://...` arrives with the PostgreSQL store.
+    """
+    if url.startswith("sqlite:///"):
+        return SqliteStore(url.removeprefix("sqlite:///"), hasher=hasher)
+    scheme = url.split(":", 1)[0]
+    raise ValueError(f"no store for {scheme!r} URLs (expected sqlite:///path)")
