@@ -10,10 +10,13 @@ import path because it is not a package).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from hypothesis import settings
 
 from tagwatch.domain.episodes import (
     ApproachWarning,
@@ -261,3 +264,10 @@ class Run:
 def spans(episodes: Iterable[Episode]) -> list[tuple[datetime, datetime | None]]:
     """(start, end) of each episode, in order: what most assertions compare."""
     return [(e.start, e.end) for e in sorted(episodes, key=lambda e: e.start)]
+
+
+# CI runs the property tests derandomised: a failure there is reproducible from the log, and
+# a green run is not luck. Locally, hypothesis explores new examples on every run.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
