@@ -271,3 +271,18 @@ def test_an_evidence_gap_longer_than_allowed_breaks_a_run_of_confirmations() -> 
     assert run.episodes == []
     run.one_by_one([fix_at(at_minute(12), IN_30)])
     assert spans(run.episodes) == [(at_minute(11), None)]
+
+
+@shape_names
+def test_one_confirmed_fix_among_three_leaning_in_opens_a_short_visit(shape: str) -> None:
+    # Three fixes whose centres are inside, one of them confirmed: a real short visit.
+    easts = [FAR, IN_5, IN_30, IN_5, FAR, FAR, FAR]
+    run = run_track(shape, easts, [10.0, 20.0, 10.0, 20.0, 10.0, 10.0, 10.0])
+    assert spans(run.episodes) == [(at_minute(1), at_minute(4))]
+
+
+@shape_names
+def test_one_confirmed_fix_and_one_leaning_in_is_not_enough(shape: str) -> None:
+    easts = [FAR, IN_5, IN_30, FAR, FAR, FAR]
+    run = run_track(shape, easts, [10.0, 20.0, 10.0, 10.0, 10.0, 10.0])
+    assert run.episodes == []

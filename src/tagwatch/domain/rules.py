@@ -43,6 +43,9 @@ class EngineSettings:
     # Consecutive confirmed fixes that open an episode. One confirmed fix can be a GPS
     # outlier whose accuracy the receiver under-reported; a second one rarely is.
     confirmations: int = 2
+    # Or one confirmed fix with leaning-violating ones around it, this many fixes in all: a
+    # short visit seen through wide fixes whose centres are all on the wrong side.
+    supported_confirmation: int = 3
     # A single fix opens an episode at once when it lies beyond its own accuracy radius by
     # this much AND by this multiple of the radius: receivers under-report accuracy badly
     # indoors, so a wide fix must be far out to be believed alone.

@@ -166,6 +166,7 @@ def advance(
                 dwell_ms=int(rules.slot_dwell_ms[slot]),
                 release_ms=int(rules.slot_release_ms[slot]),
                 confirmations=settings.confirmations,
+                supported_confirmation=settings.supported_confirmation,
                 decisive_margin_m=settings.decisive_margin_m,
                 decisive_accuracy_multiple=settings.decisive_accuracy_multiple,
                 max_gap_ms=round(settings.max_evidence_gap_s * 1000),

@@ -4,7 +4,8 @@ It runs in Python, but only for slots with something to decide: a slot at rest t
 only compliant evidence is advanced in bulk by numpy (see `core`). Transitions:
 
     COMPLIANT --violating or leaning-violating evidence--> PENDING
-    PENDING --enough confirmed fixes, one decisive fix, or dwell--> VIOLATING (episode opens)
+    PENDING --2 confirmed fixes, 1 confirmed among 3 leaning-violating, 1 decisive fix,
+              or leaning-violating evidence for the dwell time--> VIOLATING (episode opens)
     PENDING --compliant evidence, or a gap--> COMPLIANT
     VIOLATING --compliant evidence--> RELEASING
     RELEASING --compliant evidence for the release time--> COMPLIANT (episode closes)
@@ -36,6 +37,7 @@ class SlotParams:
     dwell_ms: int
     release_ms: int
     confirmations: int
+    supported_confirmation: int
     decisive_margin_m: float
     decisive_accuracy_multiple: float
     max_gap_ms: int
@@ -76,6 +78,7 @@ class SlotMachine:
     last_violating_side: bool = False  # the latest positioned fix, even with the rule off
     run: Draft | None = None  # the pending run's evidence, before an episode opens
     run_confirmations: int = 0
+    run_leaning: int = 0  # violating and leaning-violating fixes in the run
     run_last_ms: int = NO_TIME
     release_start: int = NO_TIME
     window_start: int = NO_TIME
@@ -164,7 +167,7 @@ class SlotMachine:
                 began = window_start
             self.phase = Phase.PENDING
             self.run = Draft(start=began, confirmed_at=time_ms)
-            self.run_confirmations = 0
+            self.run_confirmations = self.run_leaning = 0
 
         if self.phase is Phase.PENDING:
             self._pending(time_ms, code, margin_m, accuracy_m, params)
@@ -205,6 +208,7 @@ class SlotMachine:
             return
         run.add(time_ms, margin_m, accuracy_m)
         self.run_last_ms = time_ms
+        self.run_leaning += 1
         decisive = False
         if code == Evidence.VIOLATING:
             self.run_confirmations += 1
@@ -215,6 +219,7 @@ class SlotMachine:
         if (
             decisive
             or self.run_confirmations >= params.confirmations
+            or (self.run_confirmations and self.run_leaning >= params.supported_confirmation)
             or time_ms - run.start >= params.dwell_ms
         ):
             run.confirmed_at = time_ms
