@@ -325,7 +325,7 @@ def test_a_form_body_decodes_like_a_query_string() -> None:
         ("id=7&accuracy=x", "accuracy is not a number"),
         ("id=7&hdop=-1", "hdop is negative"),
         ("id=7&lat=1&lon=1&accuracy=1e308", "accuracy out of range"),
-        ("id=7&lat=1&lon=1&hdop=100000", "accuracy out of range"),
+        ("id=7&lat=1&lon=1&hdop=200000", "accuracy out of range"),
         ("id=7&sat=2.5", "satellites is not a whole number"),
         ("id=7&sat=-1", "satellites is negative"),
         ("id=7&batt=101", "battery level out of range"),

@@ -24,7 +24,8 @@ Decisions that are tagwatch's own, not the protocol's:
   with a user range error of 5 m (`UERE_M`, on the cautious side for a phone or tag
   receiver), and for the same 2-D normal r95 = DRMS * sqrt(-ln 0.05) = 1.7308 DRMS; so about
   8.7 m per unit of HDOP. With neither, `DEFAULT_ACCURACY_M` (50 m): wide enough that a fix
-  of unknown quality is uncertain near every boundary rather than decisive.
+  of unknown quality is uncertain near every boundary rather than decisive. A 95 % radius
+  over `MAX_ACCURACY_M` (1000 km) is refused as garbage.
 - `timestamp` digits are seconds below 10^11 (year 5138) and milliseconds from there (10^11
   ms is March 1973); Traccar's 2^31 threshold would misread seconds after 2038. ISO-8601
   without a zone, and "yyyy-MM-dd HH:mm:ss", are UTC. A '+' of a zone offset that form
