@@ -36,19 +36,28 @@ from types import MappingProxyType
 from tagwatch.domain.episodes import RuleKind
 from tagwatch.domain.people import RiskLevel
 
+# One definition of the alert's states and outcomes: the store's, re-exported here.
+from tagwatch.store.records import AlertOutcome, AlertState
 
-class AlertState(StrEnum):
-    NEW = "new"
-    ACKNOWLEDGED = "acknowledged"
-    ESCALATED = "escalated"
-    RESOLVED = "resolved"
-
-
-class AlertOutcome(StrEnum):
-    CONFIRMED_BREACH = "confirmed_breach"
-    FALSE_ALERT = "false_alert"
-    TECHNICAL_FAULT = "technical_fault"
-    AUTHORISED_ABSENCE = "authorised_absence"
+__all__ = [
+    "ACK_DEADLINES",
+    "APPROACH_SEVERITY",
+    "SEVERITY_TABLE",
+    "TRANSITIONS",
+    "AlertAction",
+    "AlertOutcome",
+    "AlertState",
+    "IllegalTransition",
+    "Severity",
+    "Transition",
+    "ack_deadline",
+    "acknowledgement_overdue",
+    "allowed_actions",
+    "apply_action",
+    "approach_severity",
+    "replay",
+    "severity_for",
+]
 
 
 class AlertAction(StrEnum):

@@ -1,0 +1,101 @@
+"""The log: the single source of truth for what arrived (DESIGN.md, "The flow of one fix").
+
+A gateway appends records and acknowledges the device only after `append` has returned:
+by then the records are durable (committed and on disk). The monitor reads `pending`
+records in order, commits their effects to the store, and then `mark_done`s them. A crash
+anywhere in between leaves them pending, so they are read again; every effect is
+idempotent, so nothing is lost and nothing doubles.
+
+Semantics every implementation keeps (an embedded SQLite inbox today, NATS JetStream next):
+
+- `append` is durable before it returns, and idempotent by `key` (a device retrying after
+  a lost acknowledgement sends the same record again): a key already in the log is
+  ignored and not counted. Keys are remembered at least while their record is pending and
+  for a dedupe window after it is done; a duplicate arriving later is appended again,
+  which is harmless because every downstream write is idempotent.
+- `pending(limit)` returns records not yet done, oldest first (`seq` increases in the
+  order appends committed), so one device's records are consumed in arrival order.
+- `mark_done(seqs)` is idempotent; marking an unknown or already-done seq does nothing.
+- `joins_store_transaction` is True when `mark_done` called inside `store.transaction()`
+  commits atomically with the store's writes (the embedded inbox in the store's file);
+  otherwise the monitor marks records done only after the store has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol, TypeAlias
+
+RecordKind: TypeAlias = Literal["fix", "event"]
+FIX: RecordKind = "fix"
+EVENT: RecordKind = "event"
+JsonObject: TypeAlias = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A record to append: what a gateway decoded, with the key that makes retries harmless.
+
+    `key` is `fix:<device>:<fix time in ms>` for a fix, `event:<device>:<ms>:<kind>` for a
+    device event (tagwatch.log.codec), or a protocol's own message id where it has one.
+    `payload` is the JSON form of the Fix or DeviceEvent (tagwatch.log.codec).
+    """
+
+    key: str
+    kind: RecordKind
+    device_id: str
+    payload: JsonObject
+    received_at: datetime
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            raise ValueError("a log record needs an idempotency key")
+        if self.kind not in (FIX, EVENT):
+            raise ValueError(f"unknown record kind {self.kind!r}")
+        if self.received_at.tzinfo is None:
+            raise ValueError("received_at must be time-zone aware")
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRecord:
+    """A record the log holds; `seq` orders it among all records of its partition."""
+
+    seq: int
+    key: str
+    kind: RecordKind
+    device_id: str
+    payload: JsonObject
+    received_at: datetime
+
+
+class Log(Protocol):
+    @property
+    def joins_store_transaction(self) -> bool:
+        """Whether `mark_done` inside `store.transaction()` commits with the store."""
+        ...
+
+    def open(self) -> None:
+        """Connect and create what the log needs (idempotent)."""
+        ...
+
+    def close(self) -> None: ...
+
+    def append(self, records: Sequence[NewRecord]) -> int:
+        """Durably add the records whose keys are new; returns how many were new."""
+        ...
+
+    def pending(self, limit: int) -> list[InboxRecord]:
+        """Up to `limit` records not yet done, in `seq` order."""
+        ...
+
+    def mark_done(self, seqs: Sequence[int]) -> None:
+        """The records' effects are committed; they will not be returned by `pending`."""
+        ...
+
+    def count_pending(self) -> int: ...
+
+    def prune(self, before: datetime) -> int:
+        """Forget done records received before `before` (their keys no longer dedupe)."""
+        ...

@@ -1,0 +1,286 @@
+"""The embedded log: an SQLite inbox table, by default in the store's own database file.
+
+Decision: the inbox lives in the same file as the store (DESIGN.md), not in a sibling
+`<db>.inbox` file, because then the monitor's `mark_done` joins the store transaction that
+commits the batch's fixes, episodes and alerts (`joins_store_transaction`): a record is
+done exactly when its effects are committed, so after a crash nothing is replayed at all,
+and the idempotent writes are a second line of defence rather than the first. The cost is
+writer contention: SQLite has one writer per file, so an `append` waits while the monitor
+commits a batch (tens of milliseconds for thousands of fixes; the engine runs before the
+transaction, not inside it). A sibling file removes that wait and is one URL away
+(`TAGWATCH_LOG=sqlite:///path/to/inbox.db`); marks then follow the store's commit and a
+crash between the two replays records whose writes are idempotent.
+
+- WAL journal and `synchronous=FULL` on this module's writer connection (the setting is per
+  connection): `append` returns only after its transaction is committed and the WAL is
+  fsync'd, so a record acknowledged to a device survives a crash or a power cut.
+- Seqs come from `AUTOINCREMENT`: they increase in commit order and are never reused after
+  `prune`, because SQLite serialises writers and a seq is taken inside the write.
+- Keys are UNIQUE; `INSERT ... ON CONFLICT DO NOTHING` drops duplicates.
+- Done records stay until `prune` removes them (the monitor prunes after its dedupe
+  window), so a device's retry shortly after is still recognised by its key.
+
+Inside `store.transaction()` on this thread, `mark_done` writes through the store's writer
+(`SqliteStore.write_connection()`); an `append` there is refused, because it would wait for
+the very transaction that holds the write lock and could not be durable before returning.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from tagwatch.log.codec import PayloadError, dumps, loads
+from tagwatch.log.contract import EVENT, FIX, InboxRecord, NewRecord, RecordKind
+from tagwatch.store.errors import StoreError
+
+SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS inbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('fix', 'event')),
+        device_id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        received_at_us INTEGER NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (seq) WHERE done = 0",
+    "CREATE INDEX IF NOT EXISTS inbox_done ON inbox (received_at_us) WHERE done = 1",
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class LogError(Exception):
+    """The log cannot do what was asked (not open, or misused)."""
+
+
+class SharedStore(Protocol):
+    """The part of `SqliteStore` the inbox needs when it shares the store's file."""
+
+    @property
+    def path(self) -> Path: ...
+    def write_connection(self) -> sqlite3.Connection: ...
+
+
+class SqliteInbox:
+    """The `Log` over an SQLite table; `store` given: the inbox shares that store's file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        store: SharedStore | None = None,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
+        self.path = Path(path)
+        if store is not None and store.path.resolve() != self.path.resolve():
+            raise ValueError(f"the inbox at {self.path} is not in the store's file {store.path}")
+        self._store = store
+        self._busy_timeout_ms = int(busy_timeout_s * 1000)
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+
+    @classmethod
+    def in_store_file(cls, store: SharedStore, *, busy_timeout_s: float = 30.0) -> SqliteInbox:
+        return cls(store.path, store=store, busy_timeout_s=busy_timeout_s)
+
+    @property
+    def joins_store_transaction(self) -> bool:
+        return self._store is not None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def open(self) -> None:
+        if self._writer is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        writer = self._connect()
+        try:
+            mode = writer.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise LogError(f"{self.path}: WAL journal mode unavailable (got {mode})")
+            writer.execute("PRAGMA synchronous=FULL")
+            writer.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in SCHEMA:
+                    writer.execute(statement)
+            except BaseException:
+                writer.execute("ROLLBACK")
+                raise
+            writer.execute("COMMIT")
+            reader = self._connect()
+            reader.execute("PRAGMA query_only=ON")
+        except BaseException:
+            writer.close()
+            raise
+        self._writer, self._reader = writer, reader
+
+    def close(self) -> None:
+        with self._read_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+
+    def __enter__(self) -> SqliteInbox:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        return conn
+
+    # -- the Log contract ----------------------------------------------------------------
+
+    def append(self, records: Sequence[NewRecord]) -> int:
+        if not records:
+            return 0
+        if self._joined_writer() is not None:
+            raise LogError("append inside store.transaction() would wait for that transaction")
+        rows = [
+            (r.key, r.kind, r.device_id, dumps(r.payload), _to_us(r.received_at)) for r in records
+        ]
+        with self._write_lock:
+            writer = self._open_writer()
+            writer.execute("BEGIN IMMEDIATE")
+            try:
+                before = writer.total_changes
+                writer.executemany(
+                    "INSERT INTO inbox (key, kind, device_id, payload, received_at_us)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                    rows,
+                )
+                added = writer.total_changes - before
+            except BaseException:
+                writer.execute("ROLLBACK")
+                raise
+            writer.execute("COMMIT")  # synchronous=FULL: on disk when this returns
+        return added
+
+    def pending(self, limit: int) -> list[InboxRecord]:
+        if limit < 1:
+            return []
+        with self._read_lock:
+            rows = (
+                self._open_reader()
+                .execute(
+                    "SELECT seq, key, kind, device_id, payload, received_at_us FROM inbox"
+                    " WHERE done = 0 ORDER BY seq LIMIT ?",
+                    (limit,),
+                )
+                .fetchall()
+            )
+        return [_record(row) for row in rows]
+
+    def mark_done(self, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        ranges = list(_ranges(seqs))
+        sql = "UPDATE inbox SET done = 1 WHERE seq BETWEEN ? AND ? AND done = 0"
+        joined = self._joined_writer()
+        if joined is not None:
+            joined.executemany(sql, ranges)  # commits (or rolls back) with the store
+            return
+        with self._write_lock:
+            writer = self._open_writer()
+            writer.execute("BEGIN IMMEDIATE")
+            try:
+                writer.executemany(sql, ranges)
+            except BaseException:
+                writer.execute("ROLLBACK")
+                raise
+            writer.execute("COMMIT")
+
+    def count_pending(self) -> int:
+        with self._read_lock:
+            row = self._open_reader().execute("SELECT count(*) FROM inbox WHERE done = 0")
+            return int(row.fetchone()[0])
+
+    def prune(self, before: datetime) -> int:
+        if self._joined_writer() is not None:
+            raise LogError("prune inside store.transaction() would wait for that transaction")
+        with self._write_lock:
+            cursor = self._open_writer().execute(
+                "DELETE FROM inbox WHERE done = 1 AND received_at_us < ?", (_to_us(before),)
+            )
+            return cursor.rowcount
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _joined_writer(self) -> sqlite3.Connection | None:
+        """The store's writer if this thread is inside a store transaction on our file."""
+        if self._store is None:
+            return None
+        try:
+            return self._store.write_connection()
+        except StoreError:
+            return None
+
+    def _open_writer(self) -> sqlite3.Connection:
+        if self._writer is None:
+            raise LogError("the inbox is not open")
+        return self._writer
+
+    def _open_reader(self) -> sqlite3.Connection:
+        if self._reader is None:
+            raise LogError("the inbox is not open")
+        return self._reader
+
+
+def _record(row: tuple[int, str, str, str, str, int]) -> InboxRecord:
+    seq, key, kind, device_id, payload, received_us = row
+    try:
+        body = loads(payload)
+    except PayloadError:
+        body = {}  # the monitor refuses it by name instead of stalling on it
+    return InboxRecord(
+        seq=seq,
+        key=key,
+        kind=_kind(kind),
+        device_id=device_id,
+        payload=body,
+        received_at=_from_us(received_us),
+    )
+
+
+def _kind(text: str) -> RecordKind:
+    if text == FIX:
+        return FIX
+    if text == EVENT:
+        return EVENT
+    raise LogError(f"inbox row of unknown kind {text!r}")
+
+
+def _ranges(seqs: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """Sorted seqs as (first, last) runs: a batch of 5000 is usually one range."""
+    ordered = sorted(set(seqs))
+    for _, run in itertools.groupby(enumerate(ordered), key=lambda pair: pair[1] - pair[0]):
+        values = [seq for _, seq in run]
+        yield values[0], values[-1]
+
+
+def _to_us(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("instants must be time-zone aware")
+    delta = moment - _EPOCH
+    return delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds
+
+
+def _from_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)

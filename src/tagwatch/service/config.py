@@ -1,0 +1,111 @@
+"""Settings of a tagwatch process, read from the environment once, by `bootstrap`'s caller.
+
+| variable | default | meaning |
+|---|---|---|
+| TAGWATCH_DB | `./tagwatch.db` | the SQLite file of the embedded store (and of the inbox) |
+| TAGWATCH_STORE | `sqlite:///<TAGWATCH_DB>` | the store URL (`postgresql://...` arrives later) |
+| TAGWATCH_LOG | the store URL | the log URL (below) |
+| TAGWATCH_MONITOR | `1` | `0`: this process does not run the monitor (a gateway-only process) |
+| TAGWATCH_MONITOR_BATCH | `5000` | inbox records judged per monitor step |
+| TAGWATCH_MONITOR_INTERVAL_S | `0.5` | pause between steps when the inbox is empty |
+| TAGWATCH_RULES_CHECK_S | `5` | how often the monitor compares the rule book with the one it runs |
+| TAGWATCH_ALLOWED_LATENESS_S | `172800` | the engine's lateness window (48 h) |
+
+TAGWATCH_LOG: the store's own SQLite URL (the default) puts the inbox in the store's file;
+another `sqlite:///` path gives the inbox a file of its own; `nats://...` arrives later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tagwatch.domain.rules import DEFAULT_ALLOWED_LATENESS_S, EngineSettings
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSettings:
+    batch_size: int = 5000  # inbox records per step: one engine call, one transaction
+    interval_s: float = 0.5  # the pause of run_forever when there was nothing to do
+    rules_check_s: float = 5.0  # compare the stored rule book with the running one this often
+    # Done inbox records are kept this long so a device's retry of the same record is
+    # recognised by its key; older duplicates are harmless (every write is idempotent).
+    dedupe_window_s: float = 600.0
+    prune_every_s: float = 60.0
+    replay_chunk_s: float = 3600.0  # a rebuild reads the stored window in chunks this long
+    engine: EngineSettings = field(default_factory=EngineSettings)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("the monitor batch size must be at least 1")
+        if self.interval_s < 0 or self.rules_check_s < 0 or self.replay_chunk_s <= 0:
+            raise ValueError("monitor intervals must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    db_path: Path = Path("tagwatch.db")
+    store_url: str = ""  # "" = sqlite:///<db_path>
+    log_url: str = ""  # "" = the store URL (the inbox in the store's SQLite file)
+    run_monitor: bool = True
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    unknown_devices_kept: int = 1000  # distinct refused device ids remembered for the admin
+
+    @property
+    def effective_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.db_path}"
+
+    @property
+    def effective_log_url(self) -> str:
+        return self.log_url or self.effective_store_url
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        lateness = _float(env, "TAGWATCH_ALLOWED_LATENESS_S", DEFAULT_ALLOWED_LATENESS_S)
+        monitor = MonitorSettings(
+            batch_size=_int(env, "TAGWATCH_MONITOR_BATCH", 5000),
+            interval_s=_float(env, "TAGWATCH_MONITOR_INTERVAL_S", 0.5),
+            rules_check_s=_float(env, "TAGWATCH_RULES_CHECK_S", 5.0),
+            engine=EngineSettings(allowed_lateness_s=lateness),
+        )
+        return cls(
+            db_path=Path(env.get("TAGWATCH_DB") or "tagwatch.db"),
+            store_url=env.get("TAGWATCH_STORE", ""),
+            log_url=env.get("TAGWATCH_LOG", ""),
+            run_monitor=_flag(env, "TAGWATCH_MONITOR", default=True),
+            monitor=monitor,
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {text!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {text!r}") from None
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0, not {text!r}")
