@@ -16,6 +16,7 @@ from tagwatch.engine.machine import SlotMachine, SlotParams
 
 # Distances beyond accuracy + warning buffer + this only need their sign and a lower bound.
 REACH_MARGIN_M = 1.0
+METRES_PER_DEGREE = 110_574.0  # of latitude at the equator: the smallest, so conservative
 
 
 @dataclass(slots=True)
@@ -61,6 +62,28 @@ def pairs_of(
     return pair_row, pair_slot
 
 
+def clear_of_box(
+    rules: CompiledRules,
+    pair_slot: npt.NDArray[np.int64],
+    rows: FixBatch,
+    pair_row: npt.NDArray[np.intp],
+    reach_m: npt.NDArray[np.float64],
+) -> npt.NDArray[np.bool_]:
+    """Pairs whose fix lies beyond its reach from the shape's lon/lat box (conservative)."""
+    lat = rows.lat[pair_row]
+    box = rules.slot_box_deg[pair_slot]
+    # Metres to degrees with a 2 % allowance for the projection's scale and the ellipsoid.
+    dlat = reach_m * (1.02 / METRES_PER_DEGREE)
+    dlon = dlat / np.maximum(np.cos(np.radians(np.minimum(np.abs(lat), 89.0))), 1e-6)
+    lon = rows.lon[pair_row]
+    return (
+        (lon < box[:, 0] - dlon)
+        | (lon > box[:, 2] + dlon)
+        | (lat < box[:, 1] - dlat)
+        | (lat > box[:, 3] + dlat)
+    )
+
+
 def beacon_in_range(
     beacon: Mapping[int, tuple[tuple[int, bool], ...]],
     device: npt.NDArray[np.int32],
@@ -96,30 +119,45 @@ def advance(
     time_ms = rows.time_ms[pair_row]
     valid = rows.valid[pair_row]
     accuracy = rows.accuracy_m[pair_row]
-    active = rules.schedules.active(rules.slot_schedule[pair_slot], time_ms)
     warning_m = rules.slot_warning_m[pair_slot]
     exclusion = rules.slot_side[pair_slot] == SlotRule.EXCLUSION
+    reach = accuracy + warning_m + REACH_MARGIN_M
+    margin = np.zeros(pair_row.shape[0])
 
+    # Cheap test first: a fix well clear of an exclusion zone's box in degrees is compliant
+    # whatever the schedule, with no projection or geometry (most fixes are kilometres
+    # from every zone). The slot must be at rest, or its machine needs the real evidence.
+    clear = valid & exclusion & clear_of_box(rules, pair_slot, rows, pair_row, reach)
+    if work.machines:
+        with_machine = np.zeros(rules.slot_count, np.bool_)
+        with_machine[np.fromiter(work.machines.keys(), np.int64, len(work.machines))] = True
+        clear &= ~with_machine[pair_slot]
+    margin[clear] = -reach[clear]  # outside by at least the reach: all the rule needs
+
+    judged = np.flatnonzero(valid & ~clear)
+    active = np.ones(pair_row.shape[0], np.bool_)
+    needs_schedule = np.flatnonzero(~clear)
+    active[needs_schedule] = rules.schedules.active(
+        rules.slot_schedule[pair_slot[needs_schedule]], time_ms[needs_schedule]
+    )
     # Inactive pairs are measured too: where the subject was just before a window opens
     # decides whether a violation found at its first fix began when it opened.
-    judged = np.flatnonzero(valid)
-    margin = np.zeros(pair_row.shape[0])
     if judged.shape[0]:
-        x, y = rules.projector.to_xy(rows.lon, rows.lat)
         judged_rows = pair_row[judged]
-        reach = accuracy[judged] + warning_m[judged] + REACH_MARGIN_M
+        x, y = rules.projector.to_xy(rows.lon[judged_rows], rows.lat[judged_rows])
+        judged_reach = reach[judged]
         distance = rules.shapes.signed_distance(
-            rules.slot_shape[pair_slot[judged]], x[judged_rows], y[judged_rows], reach
+            rules.slot_shape[pair_slot[judged]], x, y, judged_reach
         )
         margin[judged] = np.where(exclusion[judged], distance, -distance)
         # Violating pairs beyond reach carry only a lower bound; episodes need the depth.
-        deep = judged[(margin[judged] > reach) | (margin[judged] < -reach)]
-        deep = deep[(margin[deep] > 0) & active[deep]]
-        if deep.shape[0]:
+        far = np.abs(margin[judged]) > judged_reach
+        deep = far & (margin[judged] > 0) & active[judged]
+        if deep.any():
             exact = rules.shapes.exact_signed_distance(
-                rules.slot_shape[pair_slot[deep]], x[pair_row[deep]], y[pair_row[deep]]
+                rules.slot_shape[pair_slot[judged[deep]]], x[deep], y[deep]
             )
-            margin[deep] = np.where(exclusion[deep], exact, -exact)
+            margin[judged[deep]] = np.where(exclusion[judged[deep]], exact, -exact)
 
     beacon_home = np.zeros(pair_row.shape[0], np.bool_)
     with_beacon = np.flatnonzero(rules.slot_beacon[pair_slot] & active)
@@ -132,20 +170,19 @@ def advance(
     # Most slots are at rest and see nothing but compliance: advance those in bulk.
     # Attendance slots always run their machine: arrival times make the outcome.
     interesting = (code >= Evidence.WARNING) | (rules.slot_attendance[pair_slot] & active)
-    busy_slots = np.unique(pair_slot[interesting])
+    # Flags over all slots rather than set operations: O(pairs), no sorting or hashing.
+    busy_slot = np.zeros(rules.slot_count, np.bool_)
+    busy_slot[pair_slot[interesting]] = True
     if work.machines:
-        present = np.unique(pair_slot)
-        with_machine = np.fromiter(work.machines.keys(), np.int64, len(work.machines))
-        busy_slots = np.union1d(busy_slots, np.intersect1d(present, with_machine))
-    busy = np.isin(pair_slot, busy_slots)
+        busy_slot[np.fromiter(work.machines.keys(), np.int64, len(work.machines))] = True
+    busy = busy_slot[pair_slot]
     quiet = np.flatnonzero(~busy)
     if quiet.shape[0]:
-        # Pairs are in (device, time) order, so a slot's last pair is its latest.
-        last_slot, from_end = np.unique(pair_slot[quiet][::-1], return_index=True)
-        latest = quiet[quiet.shape[0] - 1 - from_end]
-        work.last_ms[last_slot] = time_ms[latest]
-        positioned = valid[latest]
-        work.last_side[last_slot[positioned]] = margin[latest[positioned]] > 0
+        quiet_slot = pair_slot[quiet]
+        np.maximum.at(work.last_ms, quiet_slot, time_ms[quiet])
+        # A slot has one pair per fix time, so the pair at its latest time is unique.
+        latest = quiet[(time_ms[quiet] == work.last_ms[quiet_slot]) & valid[quiet]]
+        work.last_side[pair_slot[latest]] = margin[latest] > 0
 
     warnings: list[Warning] = []
     busy_pairs = np.flatnonzero(busy)

@@ -6,6 +6,7 @@ pairs of a batch are found with one `np.repeat` (a CSR layout).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import IntEnum
@@ -16,7 +17,7 @@ import numpy.typing as npt
 from tagwatch.domain.episodes import RuleKind
 from tagwatch.domain.rules import EngineSettings, HealthPolicy, RuleBook
 from tagwatch.domain.schedules import ExceptionMode, Schedule, ScheduleException
-from tagwatch.domain.zones import Appointment, Shape, ZoneKind
+from tagwatch.domain.zones import Appointment, Circle, Corridor, Shape, ZoneKind
 from tagwatch.engine.batch import MAX_DEVICES
 from tagwatch.engine.geometry import CompiledShapes, compile_shapes
 from tagwatch.engine.projection import Projector
@@ -58,6 +59,7 @@ class CompiledRules:
     slot_device: npt.NDArray[np.int32]
     slot_side: npt.NDArray[np.int8]  # SlotRule
     slot_shape: npt.NDArray[np.int32]
+    slot_box_deg: npt.NDArray[np.float64]  # (slots, 4): lon/lat box of the shape, grown
     slot_schedule: npt.NDArray[np.int32]
     slot_dwell_ms: npt.NDArray[np.int64]
     slot_release_ms: npt.NDArray[np.int64]
@@ -95,6 +97,7 @@ def compile_rules(book: RuleBook) -> CompiledRules:
     settings = book.settings
     projector = Projector(settings.crs)
     device_ids: list[str] = []
+    device_index: dict[str, int] = {}
     device_subject: list[str] = []
     device_health: list[HealthPolicy] = []
     shapes: list[Shape] = []
@@ -104,9 +107,10 @@ def compile_rules(book: RuleBook) -> CompiledRules:
 
     for subject in book.subjects:
         for device_id in subject.device_ids:
-            if device_id in device_ids:
+            if device_id in device_index:
                 raise ValueError(f"device {device_id} is assigned to more than one subject")
             device = len(device_ids)
+            device_index[device_id] = device
             device_ids.append(device_id)
             device_subject.append(subject.subject_id)
             device_health.append(subject.health)
@@ -201,7 +205,7 @@ def compile_rules(book: RuleBook) -> CompiledRules:
     return CompiledRules(
         settings=settings,
         device_ids=tuple(device_ids),
-        device_index={device_id: i for i, device_id in enumerate(device_ids)},
+        device_index=device_index,
         device_subject=tuple(device_subject),
         device_health=tuple(device_health),
         device_no_gps_ms=np.array(
@@ -214,6 +218,7 @@ def compile_rules(book: RuleBook) -> CompiledRules:
         slot_device=slot_device,
         slot_side=np.array([row[1] for row in rows], np.int8),
         slot_shape=np.array([row[2] for row in rows], np.int32),
+        slot_box_deg=np.array([degree_box(shape) for shape in shapes], np.float64).reshape(-1, 4),
         slot_schedule=np.array([row[3] for row in rows], np.int32),
         slot_dwell_ms=np.array([round(row[4] * 1000) for row in rows], np.int64),
         slot_release_ms=np.array([round(row[5] * 1000) for row in rows], np.int64),
@@ -229,6 +234,31 @@ def compile_rules(book: RuleBook) -> CompiledRules:
         projector=projector,
         beacon_tags={key: tuple(value) for key, value in beacon_tags.items()},
     )
+
+
+def degree_box(shape: Shape) -> tuple[float, float, float, float]:
+    """(min lon, min lat, max lon, max lat) holding the shape, with room to spare.
+
+    Grown by 50 m and 2 % so that the projected shape (whose edges bend slightly against
+    the lon/lat grid) stays inside: the box only ever rules fixes *out*.
+    """
+    if isinstance(shape, Circle):
+        points = [(shape.lon, shape.lat)]
+        grow_m = shape.radius_m
+    elif isinstance(shape, Corridor):
+        points = list(shape.path)
+        grow_m = shape.half_width_m
+    else:
+        points = [point for polygon in shape.polygons for point in polygon[0]]
+        grow_m = 0.0
+    lons = [p[0] for p in points]
+    lats = [p[1] for p in points]
+    lat_extent = (max(lats) - min(lats)) * 0.02
+    lon_extent = (max(lons) - min(lons)) * 0.02
+    dlat = (grow_m * 1.02 + 50.0) / 110_574.0 + lat_extent
+    widest = min(max(abs(min(lats)), abs(max(lats))) + dlat, 89.0)
+    dlon = dlat / max(math.cos(math.radians(widest)), 1e-6) + lon_extent
+    return (min(lons) - dlon, min(lats) - dlat, max(lons) + dlon, max(lats) + dlat)
 
 
 def appointment_end_ms(info: SlotInfo) -> int:

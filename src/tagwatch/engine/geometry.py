@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from tagwatch.domain.zones import Area, Circle, Corridor, Ring, Shape
+from tagwatch.domain.zones import Area, Circle, Corridor, Shape
 from tagwatch.engine.projection import Projector
 
 FloatArray = npt.NDArray[np.float64]
@@ -181,9 +181,10 @@ def compile_shapes(shapes: Sequence[Shape], projector: Projector) -> CompiledSha
     boundaries = np.full(n, None, dtype=object)
     paths = np.full(n, None, dtype=object)
 
+    projected = _ProjectedPoints(shapes, projector)
     for s, shape in enumerate(shapes):
         if isinstance(shape, Circle):
-            x, y = projector.point_to_xy(shape.lon, shape.lat)
+            [[x, y]] = projected.next_points(s, 1)
             _require_finite(s, np.array([x, y]))
             kind[s] = ShapeKind.CIRCLE
             floats["cx"][s], floats["cy"][s], floats["radius"][s] = x, y, shape.radius_m
@@ -194,7 +195,7 @@ def compile_shapes(shapes: Sequence[Shape], projector: Projector) -> CompiledSha
                 y + shape.radius_m,
             )
         elif isinstance(shape, Area):
-            region = _area_region(s, shape, projector)
+            region = _area_region(s, shape, projected)
             kind[s] = ShapeKind.AREA
             regions[s], boundaries[s] = region, shapely.boundary(region)
             floats["core_x"][s], floats["core_y"][s], floats["core_r"][s] = _core_disc(
@@ -202,7 +203,7 @@ def compile_shapes(shapes: Sequence[Shape], projector: Projector) -> CompiledSha
             )
             bounds[s] = shapely.bounds(region)
         elif isinstance(shape, Corridor):
-            line = shapely.linestrings(_project(s, shape.path, projector))
+            line = shapely.linestrings(projected.next_points(s, len(shape.path)))
             if not shapely.length(line) > 0:
                 raise ValueError(f"shape {s}: a corridor path needs two distinct points")
             hw = shape.half_width_m
@@ -228,12 +229,32 @@ def compile_shapes(shapes: Sequence[Shape], projector: Projector) -> CompiledSha
     )
 
 
-def _project(s: int, ring: Ring, projector: Projector) -> FloatArray:
-    lonlat = np.asarray(ring, dtype=np.float64)
-    x, y = projector.to_xy(lonlat[:, 0], lonlat[:, 1])
-    xy = np.column_stack((x, y))
-    _require_finite(s, xy)
-    return xy
+class _ProjectedPoints:
+    """Every vertex of every shape projected in one call: PROJ's per-call overhead would
+    otherwise dominate compiling a national rule book (hundreds of thousands of shapes)."""
+
+    def __init__(self, shapes: Sequence[Shape], projector: Projector) -> None:
+        lonlat: list[tuple[float, float]] = []
+        for shape in shapes:
+            if isinstance(shape, Circle):
+                lonlat.append((shape.lon, shape.lat))
+            elif isinstance(shape, Area):
+                for polygon in shape.polygons:
+                    for ring in polygon:
+                        lonlat.extend(ring)
+            elif isinstance(shape, Corridor):
+                lonlat.extend(shape.path)
+        coords = np.asarray(lonlat, dtype=np.float64).reshape(-1, 2)
+        x, y = projector.to_xy(coords[:, 0], coords[:, 1])
+        self._xy = np.column_stack((x, y))
+        self._next = 0
+
+    def next_points(self, s: int, count: int) -> FloatArray:
+        """The next `count` projected vertices, in the order the shapes list them."""
+        xy = self._xy[self._next : self._next + count]
+        self._next += count
+        _require_finite(s, xy)
+        return xy
 
 
 def _require_finite(s: int, xy: FloatArray) -> None:
@@ -241,12 +262,11 @@ def _require_finite(s: int, xy: FloatArray) -> None:
         raise ValueError(f"shape {s} lies outside the area the CRS can project")
 
 
-def _area_region(s: int, area: Area, projector: Projector) -> object:
+def _area_region(s: int, area: Area, projected: _ProjectedPoints) -> object:
     parts = []
     for exterior, *holes in area.polygons:
-        part = shapely.Polygon(
-            _project(s, exterior, projector), [_project(s, h, projector) for h in holes]
-        )
+        shell = projected.next_points(s, len(exterior))
+        part = shapely.Polygon(shell, [projected.next_points(s, len(h)) for h in holes])
         if not shapely.is_valid(part):
             raise ValueError(f"shape {s}: invalid polygon: {shapely.is_valid_reason(part)}")
         parts.append(part)
@@ -256,7 +276,11 @@ def _area_region(s: int, area: Area, projector: Projector) -> object:
 def _core_disc(region: object, boundary: object) -> tuple[float, float, float]:
     # GEOS finds the centre only to a tolerance; measuring the radius from that centre
     # ourselves is what makes the disc provably inside.
-    centre = shapely.get_point(shapely.maximum_inscribed_circle(region), 0)
+    # A coarse tolerance (a twentieth of the shape's size) keeps this cheap; the disc only
+    # needs to be large, not maximal.
+    minx, miny, maxx, maxy = shapely.bounds(region)
+    tolerance = max(maxx - minx, maxy - miny) / 20.0
+    centre = shapely.get_point(shapely.maximum_inscribed_circle(region, tolerance), 0)
     cx, cy = float(shapely.get_x(centre)), float(shapely.get_y(centre))
     if not shapely.contains_xy(region, cx, cy):
         return cx, cy, 0.0
