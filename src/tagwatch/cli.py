@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from tagwatch.api.commands import import_command, serve_command, user_app
 from tagwatch.bench.cli import bench_app
 from tagwatch.bench.quality import quality_command
 from tagwatch.sim.cli import simulate_command
@@ -17,6 +18,9 @@ bench_app.command("quality")(quality_command)
 app.add_typer(bench_app, name="bench")
 app.command("simulate")(simulate_command)
 app.command("demo")(demo_command)
+app.command("serve")(serve_command)
+app.add_typer(user_app, name="user")
+app.command("import")(import_command)
 
 
 @app.callback()

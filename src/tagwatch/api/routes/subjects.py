@@ -1,0 +1,90 @@
+"""Subjects (the people monitored), and a subject's trail as GeoJSON, GPX or CSV."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse, Response
+
+from tagwatch.api.deps import AdminDep, CurrentUser, QueriesDep, RequireAdmin
+from tagwatch.api.schemas.common import UtcDatetime
+from tagwatch.api.schemas.people import SubjectCreate, SubjectPublic, SubjectUpdate
+from tagwatch.service import exports
+
+router = APIRouter(prefix="/subjects", tags=["subjects"])
+
+
+class TrailFormat(StrEnum):
+    GEOJSON = "geojson"
+    GPX = "gpx"
+    CSV = "csv"
+
+
+@router.get("", response_model=list[SubjectPublic])
+def list_subjects(*, queries: QueriesDep, _user: CurrentUser) -> list[SubjectPublic]:
+    return [SubjectPublic.of(subject) for subject in queries.subjects()]
+
+
+@router.post("", response_model=SubjectPublic, status_code=status.HTTP_201_CREATED)
+def create_subject(*, body: SubjectCreate, admin: AdminDep, _admin: RequireAdmin) -> SubjectPublic:
+    return SubjectPublic.of(admin.create_subject(body.to_domain()))
+
+
+@router.get("/{subject_id}", response_model=SubjectPublic)
+def get_subject(*, subject_id: str, queries: QueriesDep, _user: CurrentUser) -> SubjectPublic:
+    return SubjectPublic.of(queries.subject(subject_id))
+
+
+@router.patch("/{subject_id}", response_model=SubjectPublic)
+def update_subject(
+    *, subject_id: str, body: SubjectUpdate, admin: AdminDep, _admin: RequireAdmin
+) -> SubjectPublic:
+    return SubjectPublic.of(admin.update_subject(subject_id, body.to_changes()))
+
+
+@router.get(
+    "/{subject_id}/trail",
+    responses={
+        200: {
+            "content": {
+                "application/geo+json": {},
+                "application/gpx+xml": {},
+                "text/csv": {},
+            },
+            "description": "the fixes in the range, in the format asked for",
+        }
+    },
+)
+def get_trail(
+    *,
+    subject_id: str,
+    start: Annotated[UtcDatetime, Query(description="first instant, with a time zone")],
+    end: Annotated[UtcDatetime, Query(description="last instant, with a time zone")],
+    format: Annotated[TrailFormat, Query()] = TrailFormat.GEOJSON,
+    valid_only: Annotated[bool, Query()] = False,
+    queries: QueriesDep,
+    _user: CurrentUser,
+) -> Response:
+    """The subject's fixes from `start` to `end` (both included), from every device fitted
+    to them at the time. GeoJSON has a point per fix and a line per device; GPX has valid
+    fixes only; CSV has every fix."""
+    fixes = queries.trail(subject_id, start=start, end=end, valid_only=valid_only)
+    name = f"trail-{subject_id}"
+    if format is TrailFormat.GPX:
+        body = exports.trail_gpx(fixes, subject_id=subject_id, start=start, end=end)
+        return Response(body, media_type="application/gpx+xml", headers=_attachment(name, "gpx"))
+    if format is TrailFormat.CSV:
+        return Response(
+            exports.trail_csv(fixes),
+            media_type="text/csv; charset=utf-8",
+            headers=_attachment(name, "csv"),
+        )
+    collection = exports.trail_geojson(fixes, subject_id=subject_id, start=start, end=end)
+    return JSONResponse(collection, media_type="application/geo+json")
+
+
+def _attachment(name: str, extension: str) -> dict[str, str]:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return {"Content-Disposition": f'attachment; filename="{safe}.{extension}"'}

@@ -1,0 +1,1 @@
+"""Pydantic models of the API: separate Create, Update and Public models per resource."""

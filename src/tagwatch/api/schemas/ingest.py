@@ -1,0 +1,66 @@
+"""The native batch upload of tags that buffer: fixes and device events, late and twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from tagwatch.api.schemas.common import Strict, UtcDatetime
+from tagwatch.domain.positions import DeviceEvent, DeviceEventKind, Fix, FixSource
+
+MAX_BATCH = 10_000
+
+
+class FixIn(Strict):
+    fix_time: UtcDatetime
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy_m: float = Field(ge=0, le=1_000_000, description="95 % radius in metres")
+    valid: bool = True
+    device_time: UtcDatetime | None = None
+    speed_mps: float | None = Field(default=None, ge=0)
+    heading_deg: float | None = Field(default=None, ge=0, lt=360)
+    altitude_m: float | None = None
+    satellites: int | None = Field(default=None, ge=0)
+    hdop: float | None = Field(default=None, ge=0)
+    source: FixSource = FixSource.GNSS
+
+    def to_domain(self, device_id: str, received_at: datetime) -> Fix:
+        return Fix(
+            device_id=device_id,
+            fix_time=self.fix_time,
+            lat=self.lat,
+            lon=self.lon,
+            accuracy_m=self.accuracy_m,
+            valid=self.valid,
+            received_at=received_at,
+            device_time=self.device_time,
+            speed_mps=self.speed_mps,
+            heading_deg=self.heading_deg,
+            altitude_m=self.altitude_m,
+            satellites=self.satellites,
+            hdop=self.hdop,
+            source=self.source,
+        )
+
+
+class EventIn(Strict):
+    time: UtcDatetime
+    kind: DeviceEventKind
+    value: float | None = None
+
+    def to_domain(self, device_id: str, received_at: datetime) -> DeviceEvent:
+        return DeviceEvent(device_id, self.time, self.kind, self.value, received_at)
+
+
+class BatchIn(Strict):
+    fixes: list[FixIn] = Field(default_factory=list, max_length=MAX_BATCH)
+    events: list[EventIn] = Field(default_factory=list, max_length=MAX_BATCH)
+
+
+class BatchAccepted(BaseModel):
+    device_id: str
+    fixes: int = Field(description="fixes in the request")
+    events: int = Field(description="events in the request")
+    accepted: int = Field(description="records the log took (duplicates are fine)")
