@@ -126,8 +126,12 @@ class DeviceWork:
         """
         again = set(np.unique(rejudged.device).tolist())
         candidates = set(np.unique(in_order.device[~in_order.valid]).tolist())
-        candidates |= set(self.talk) | set(self.no_gps_since)
-        candidates &= set(np.unique(in_order.device).tolist()) | set(self.talk)
+        # Devices with an open no-GPS episode matter only if they sent rows now: a flag per
+        # device answers that without a unique() over the whole batch.
+        has_rows = np.zeros(self.latest_ms.shape[0], np.bool_)
+        has_rows[in_order.device] = True
+        candidates |= {d for d in self.no_gps_since if has_rows[d]}
+        candidates |= set(self.talk)
         for d in sorted(candidates - again):
             mine = in_order.device == d
             times, valid = self._with_talk(
