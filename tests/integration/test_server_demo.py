@@ -1,0 +1,52 @@
+"""`tagwatch demo`: the real server on a temp database, fed over HTTP by a tiny population."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tagwatch.sim.server_demo import run_server_demo
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_the_demo_feeds_the_server_and_stops_it_cleanly(tmp_path: Path) -> None:
+    lines: list[str] = []
+    stop = threading.Event()
+    guard = threading.Timer(35.0, stop.set)  # bound everything, whatever happens
+    guard.start()
+    started = time.monotonic()
+    try:
+        result = run_server_demo(
+            subjects=5,
+            days=1,
+            seed=3,
+            speedup=600.0,
+            port=_free_port(),
+            osmand_port=_free_port(),
+            db_path=tmp_path / "demo.db",
+            duration_s=15.0,
+            echo=lines.append,
+            stop_event=stop,
+        )
+    finally:
+        guard.cancel()
+    output = "\n".join(lines)
+    assert time.monotonic() - started < 38.0, output
+    assert any("/docs" in line for line in lines), output
+    assert "operator /" in output
+    assert result.progress is not None, output
+    assert result.progress.sent > 50, output
+    assert result.progress.failed == 0, output
+    assert result.stored_fixes >= result.progress.sent * 0.9, output  # duplicates share a key
+    assert result.exit_code == 0, output
+    assert "server stopped (exit status 0)" in output
