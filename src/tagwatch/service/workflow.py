@@ -37,7 +37,7 @@ from tagwatch.domain.episodes import RuleKind
 from tagwatch.domain.people import RiskLevel
 
 # One definition of the alert's states and outcomes: the store's, re-exported here.
-from tagwatch.store.records import AlertOutcome, AlertState
+from tagwatch.store.records import AlertOutcome, AlertSeverity, AlertState
 
 __all__ = [
     "ACK_DEADLINES",
@@ -68,17 +68,8 @@ class AlertAction(StrEnum):
     NOTE = "note"
 
 
-class Severity(StrEnum):
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-    @property
-    def rank(self) -> int:
-        """0 for the most urgent: sort an alert queue by (rank, created_at)."""
-        return _SEVERITY_ORDER.index(self)
-
+# One severity for the whole system: the store's, which ranks 0 for the most urgent.
+Severity = AlertSeverity
 
 _SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 

@@ -36,6 +36,14 @@ class AlertSeverity(StrEnum):
     HIGH = "high"
     CRITICAL = "critical"
 
+    @property
+    def rank(self) -> int:
+        """0 for the most urgent: sort an alert queue by (rank, created_at)."""
+        return _SEVERITY_RANK[self.value]
+
+
+_SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
 
 class UserRole(StrEnum):
     ADMIN = "admin"
