@@ -10,13 +10,12 @@ import numpy as np
 import numpy.typing as npt
 
 from tagwatch.engine.batch import FixBatch
-from tagwatch.engine.compile import CompiledRules, SlotRule
+from tagwatch.engine.compile import METRES_PER_DEGREE, CompiledRules, SlotRule
 from tagwatch.engine.evidence import Evidence, evidence_codes
 from tagwatch.engine.machine import SlotMachine, SlotParams
 
 # Distances beyond accuracy + warning buffer + this only need their sign and a lower bound.
 REACH_MARGIN_M = 1.0
-METRES_PER_DEGREE = 110_574.0  # of latitude at the equator: the smallest, so conservative
 
 
 @dataclass(slots=True)

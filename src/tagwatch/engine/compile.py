@@ -24,6 +24,7 @@ from tagwatch.engine.projection import Projector
 from tagwatch.engine.schedule import ScheduleTable
 from tagwatch.engine.timebase import to_ms
 
+METRES_PER_DEGREE = 110_574.0  # of latitude at the equator: the smallest, so conservative
 NEVER_RELEASED_MS = np.iinfo(np.int64).max // 4
 
 
@@ -255,7 +256,7 @@ def degree_box(shape: Shape) -> tuple[float, float, float, float]:
     lats = [p[1] for p in points]
     lat_extent = (max(lats) - min(lats)) * 0.02
     lon_extent = (max(lons) - min(lons)) * 0.02
-    dlat = (grow_m * 1.02 + 50.0) / 110_574.0 + lat_extent
+    dlat = (grow_m * 1.02 + 50.0) / METRES_PER_DEGREE + lat_extent
     widest = min(max(abs(min(lats)), abs(max(lats))) + dlat, 89.0)
     dlon = dlat / max(math.cos(math.radians(widest)), 1e-6) + lon_extent
     return (min(lons) - dlon, min(lats) - dlat, max(lons) + dlon, max(lats) + dlat)

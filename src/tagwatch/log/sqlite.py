@@ -38,6 +38,7 @@ from typing import Protocol
 from tagwatch.log.codec import PayloadError, dumps, loads
 from tagwatch.log.contract import EVENT, FIX, InboxRecord, NewRecord, RecordKind
 from tagwatch.store.errors import StoreError
+from tagwatch.store.sqlite.database import make_durable
 
 SCHEMA = (
     """
@@ -105,10 +106,7 @@ class SqliteInbox:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         writer = self._connect()
         try:
-            mode = writer.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise LogError(f"{self.path}: WAL journal mode unavailable (got {mode})")
-            writer.execute("PRAGMA synchronous=FULL")
+            make_durable(writer, self.path, LogError)
             writer.execute("BEGIN IMMEDIATE")
             try:
                 for statement in SCHEMA:

@@ -27,6 +27,15 @@ from tagwatch.store.sqlite.columns import translate
 from tagwatch.store.sqlite.migrate import migrate
 
 
+def make_durable(writer: sqlite3.Connection, path: Path, error: type[Exception]) -> None:
+    """WAL with a full sync on every commit: what was committed survives a power cut, so
+    a device is never acknowledged for data that could still be lost."""
+    mode = writer.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise error(f"{path}: WAL journal mode unavailable (got {mode})")
+    writer.execute("PRAGMA synchronous=FULL")
+
+
 class _ThreadState(threading.local):
     def __init__(self) -> None:
         self.tx_depth = 0
@@ -53,10 +62,7 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         writer = self._connect()
         try:
-            mode = writer.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(f"{self.path}: WAL journal mode unavailable (got {mode})")
-            writer.execute("PRAGMA synchronous=FULL")
+            make_durable(writer, self.path, StoreError)
             writer.execute("PRAGMA foreign_keys=ON")
             self.schema_version = migrate(writer)
         except BaseException:
