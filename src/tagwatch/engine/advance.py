@@ -12,7 +12,18 @@ import numpy.typing as npt
 from tagwatch.engine.batch import FixBatch
 from tagwatch.engine.compile import METRES_PER_DEGREE, CompiledRules, SlotRule
 from tagwatch.engine.evidence import Evidence, evidence_codes
-from tagwatch.engine.machine import SlotMachine, SlotParams
+from tagwatch.engine.machine import Draft, Phase, SlotMachine
+from tagwatch.engine.machines import (
+    LAST_MS,
+    LAST_SIDE,
+    PHASE,
+    SCALAR_BELOW,
+    WINDOW_END,
+    MachineTable,
+    StepParams,
+)
+
+FloatArray = npt.NDArray[np.float64]
 
 # Distances beyond accuracy + warning buffer + this only need their sign and a lower bound.
 REACH_MARGIN_M = 1.0
@@ -20,26 +31,31 @@ REACH_MARGIN_M = 1.0
 
 @dataclass(slots=True)
 class WorkingSlots:
-    """A private, mutable copy of slot state for one `evaluate` call (copy-on-write)."""
+    """A private, mutable copy of slot state for one `evaluate` call."""
 
     last_ms: npt.NDArray[np.int64]
     last_side: npt.NDArray[np.bool_]  # was the latest positioned fix on the violating side
-    machines: dict[int, SlotMachine]
-    original: Mapping[int, SlotMachine]
+    table: MachineTable  # machines of the busy slots; a copy the call may change
     touched: set[int] = field(default_factory=set)
+    closed: dict[int, list[Draft]] = field(default_factory=dict)  # episodes ended this call
 
-    def machine(self, slot: int) -> SlotMachine:
-        current = self.machines.get(slot)
-        if current is None:
-            current = SlotMachine(
-                last_ms=int(self.last_ms[slot]), last_violating_side=bool(self.last_side[slot])
-            )
-            self.machines[slot] = current
-        elif current is self.original.get(slot):
-            current = current.clone()
-            self.machines[slot] = current
-        self.touched.add(slot)
-        return current
+    def add_closed(self, closed: list[tuple[int, Draft]]) -> None:
+        for slot, draft in closed:
+            self.closed.setdefault(slot, []).append(draft)
+
+    def close_finished_windows(self, now_ms: int) -> None:
+        """An episode open in a window that has ended closes with the window."""
+        table = self.table
+        phase = table.ints[:, PHASE]
+        due = np.flatnonzero(
+            ((phase == Phase.VIOLATING) | (phase == Phase.RELEASING))
+            & (table.ints[:, WINDOW_END] <= now_ms)
+        )
+        if due.shape[0]:
+            closed: list[tuple[int, Draft]] = []
+            table.close_window(due, closed)
+            self.add_closed(closed)
+            self.touched.update(table.slot[due].tolist())
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,26 +77,56 @@ def pairs_of(
     return pair_row, pair_slot
 
 
+def lon_degrees_per_metre(lat: FloatArray) -> FloatArray:
+    """Degrees of longitude per metre at each latitude, with a 2 % allowance for the
+    projection's scale and the ellipsoid (larger: boxes grown by it stay conservative)."""
+    cos_lat = np.cos(np.radians(np.minimum(np.abs(lat), 89.0)))
+    per_m: FloatArray = (1.02 / METRES_PER_DEGREE) / np.maximum(cos_lat, 1e-6)
+    return per_m
+
+
 def clear_of_box(
     rules: CompiledRules,
     pair_slot: npt.NDArray[np.int64],
     rows: FixBatch,
     pair_row: npt.NDArray[np.intp],
     reach_m: npt.NDArray[np.float64],
+    lon_per_m: FloatArray | None = None,
 ) -> npt.NDArray[np.bool_]:
-    """Pairs whose fix lies beyond its reach from the shape's lon/lat box (conservative)."""
-    lat = rows.lat[pair_row]
-    box = rules.slot_box_deg[pair_slot]
-    # Metres to degrees with a 2 % allowance for the projection's scale and the ellipsoid.
+    """Pairs whose fix lies beyond its reach from the shape's lon/lat box (conservative).
+
+    `lon_per_m`: `lon_degrees_per_metre` of each row, if already known.
+    """
+    if lon_per_m is None:
+        lon_per_m = lon_degrees_per_metre(rows.lat)
+    # Column by column: the box arrays are stored column-major, so each is one gather.
+    box = rules.slot_box_deg
     dlat = reach_m * (1.02 / METRES_PER_DEGREE)
-    dlon = dlat / np.maximum(np.cos(np.radians(np.minimum(np.abs(lat), 89.0))), 1e-6)
-    lon = rows.lon[pair_row]
-    return (
-        (lon < box[:, 0] - dlon)
-        | (lon > box[:, 2] + dlon)
-        | (lat < box[:, 1] - dlat)
-        | (lat > box[:, 3] + dlat)
-    )
+    dlon = reach_m * lon_per_m[pair_row]
+    lon, lat = rows.lon[pair_row], rows.lat[pair_row]
+    clear = lon < box[:, 0][pair_slot] - dlon
+    clear |= lon > box[:, 2][pair_slot] + dlon
+    clear |= lat < box[:, 1][pair_slot] - dlat
+    clear |= lat > box[:, 3][pair_slot] + dlat
+    return clear
+
+
+def inside_inner_box(
+    rules: CompiledRules,
+    pair_slot: npt.NDArray[np.int64],
+    rows: FixBatch,
+    pair_row: npt.NDArray[np.intp],
+    reach_m: npt.NDArray[np.float64],
+) -> npt.NDArray[np.bool_]:
+    """Pairs whose fix is inside the shape by more than its reach, by the inner lon/lat box."""
+    box = rules.slot_inner_deg
+    lon, lat = rows.lon[pair_row], rows.lat[pair_row]
+    inside = reach_m <= rules.slot_inner_m[pair_slot]
+    inside &= lon >= box[:, 0][pair_slot]
+    inside &= lon <= box[:, 2][pair_slot]
+    inside &= lat >= box[:, 1][pair_slot]
+    inside &= lat <= box[:, 3][pair_slot]
+    return inside
 
 
 def beacon_in_range(
@@ -121,105 +167,205 @@ def advance(
     warning_m = rules.slot_warning_m[pair_slot]
     exclusion = rules.slot_side[pair_slot] == SlotRule.EXCLUSION
     reach = accuracy + warning_m + REACH_MARGIN_M
-    margin = np.zeros(pair_row.shape[0])
 
-    # Cheap test first: a fix well clear of an exclusion zone's box in degrees is compliant
-    # whatever the schedule, with no projection or geometry (most fixes are kilometres
-    # from every zone). The slot must be at rest, or its machine needs the real evidence.
-    clear = valid & exclusion & clear_of_box(rules, pair_slot, rows, pair_row, reach)
-    if work.machines:
+    # Cheap tests first, in degrees, with no projection or geometry: a fix well clear of an
+    # exclusion zone's box, or well inside an inclusion zone's inner box, is compliant
+    # whatever the schedule (most fixes are kilometres from every zone edge). The slot must
+    # be at rest, or its machine needs the real evidence; attendance slots always need it.
+    clear = np.zeros(pair_row.shape[0], np.bool_)
+    candidate = valid
+    if len(work.table):
         with_machine = np.zeros(rules.slot_count, np.bool_)
-        with_machine[np.fromiter(work.machines.keys(), np.int64, len(work.machines))] = True
-        clear &= ~with_machine[pair_slot]
-    margin[clear] = -reach[clear]  # outside by at least the reach: all the rule needs
-
-    judged = np.flatnonzero(valid & ~clear)
-    active = np.ones(pair_row.shape[0], np.bool_)
-    needs_schedule = np.flatnonzero(~clear)
-    active[needs_schedule] = rules.schedules.active(
-        rules.slot_schedule[pair_slot[needs_schedule]], time_ms[needs_schedule]
-    )
+        with_machine[work.table.slot] = True
+        candidate = candidate & ~with_machine[pair_slot]
+    outer = np.flatnonzero(candidate & exclusion)
+    if outer.shape[0]:
+        clear[outer] = clear_of_box(
+            rules,
+            pair_slot[outer],
+            rows,
+            pair_row[outer],
+            reach[outer],
+            lon_degrees_per_metre(rows.lat),
+        )
+    # Only inclusion slots other than attendance have an inner box (depth > 0).
+    inner = np.flatnonzero(candidate & (reach <= rules.slot_inner_m[pair_slot]))
+    if inner.shape[0]:
+        clear[inner] = inside_inner_box(
+            rules, pair_slot[inner], rows, pair_row[inner], reach[inner]
+        )
+    # Outside an exclusion zone, or inside an inclusion zone, by at least the reach: all
+    # the rule needs (the margin is measured towards the violating side). Their evidence
+    # is COMPLIANT; everything below works on the other pairs only.
+    margin = np.where(clear, -reach, 0.0)
+    code = np.full(pair_row.shape[0], Evidence.COMPLIANT, np.int8)
+    rest = np.flatnonzero(~clear)
+    rest_slot, rest_time = pair_slot[rest], time_ms[rest]
+    active = rules.schedules.active(rules.slot_schedule[rest_slot], rest_time)
     # Inactive pairs are measured too: where the subject was just before a window opens
     # decides whether a violation found at its first fix began when it opened.
+    judged = np.flatnonzero(valid[rest])  # positions in `rest`
     if judged.shape[0]:
-        judged_rows = pair_row[judged]
-        x, y = rules.projector.to_xy(rows.lon[judged_rows], rows.lat[judged_rows])
-        judged_reach = reach[judged]
-        distance = rules.shapes.signed_distance(
-            rules.slot_shape[pair_slot[judged]], x, y, judged_reach
-        )
-        margin[judged] = np.where(exclusion[judged], distance, -distance)
+        pairs = rest[judged]
+        # Each fix is projected once, however many of its slots need it.
+        needed = np.zeros(len(rows), np.bool_)
+        needed[pair_row[pairs]] = True
+        projected = np.flatnonzero(needed)
+        row_x, row_y = rules.projector.to_xy(rows.lon[projected], rows.lat[projected])
+        at = np.searchsorted(projected, pair_row[pairs])
+        x, y = row_x[at], row_y[at]
+        judged_reach = reach[pairs]
+        shape = rules.slot_shape[pair_slot[pairs]]
+        distance = rules.shapes.signed_distance(shape, x, y, judged_reach)
+        towards = np.where(exclusion[pairs], distance, -distance)
         # Violating pairs beyond reach carry only a lower bound; episodes need the depth.
-        far = np.abs(margin[judged]) > judged_reach
-        deep = far & (margin[judged] > 0) & active[judged]
+        deep = (towards > judged_reach) & active[judged]
         if deep.any():
-            exact = rules.shapes.exact_signed_distance(
-                rules.slot_shape[pair_slot[judged[deep]]], x[deep], y[deep]
-            )
-            margin[judged[deep]] = np.where(exclusion[judged[deep]], exact, -exact)
+            exact = rules.shapes.exact_signed_distance(shape[deep], x[deep], y[deep])
+            towards[deep] = np.where(exclusion[pairs[deep]], exact, -exact)
+        margin[pairs] = towards
 
-    beacon_home = np.zeros(pair_row.shape[0], np.bool_)
-    with_beacon = np.flatnonzero(rules.slot_beacon[pair_slot] & active)
+    rest_valid = valid[rest]
+    beacon_home = np.zeros(rest.shape[0], np.bool_)
+    with_beacon = np.flatnonzero(rules.slot_beacon[rest_slot] & active)
     if with_beacon.shape[0] and beacon:
         beacon_home[with_beacon] = beacon_in_range(
-            beacon, rows.device[pair_row[with_beacon]], time_ms[with_beacon]
+            beacon, rows.device[pair_row[rest[with_beacon]]], rest_time[with_beacon]
         )
-    code = evidence_codes(margin, accuracy, warning_m, active, valid, beacon_home)
+    rest_code = evidence_codes(
+        margin[rest], accuracy[rest], warning_m[rest], active, rest_valid, beacon_home
+    )
+    code[rest] = rest_code
 
     # Most slots are at rest and see nothing but compliance: advance those in bulk.
     # Attendance slots always run their machine: arrival times make the outcome.
-    interesting = (code >= Evidence.WARNING) | (rules.slot_attendance[pair_slot] & active)
+    interesting = (rest_code >= Evidence.WARNING) | (rules.slot_attendance[rest_slot] & active)
     # Flags over all slots rather than set operations: O(pairs), no sorting or hashing.
     busy_slot = np.zeros(rules.slot_count, np.bool_)
-    busy_slot[pair_slot[interesting]] = True
-    if work.machines:
-        busy_slot[np.fromiter(work.machines.keys(), np.int64, len(work.machines))] = True
-    busy = busy_slot[pair_slot]
-    quiet = np.flatnonzero(~busy)
-    if quiet.shape[0]:
-        quiet_slot = pair_slot[quiet]
-        np.maximum.at(work.last_ms, quiet_slot, time_ms[quiet])
-        # A slot has one pair per fix time, so the pair at its latest time is unique.
-        latest = quiet[(time_ms[quiet] == work.last_ms[quiet_slot]) & valid[quiet]]
-        work.last_side[pair_slot[latest]] = margin[latest] > 0
-
-    warnings: list[Warning] = []
-    busy_pairs = np.flatnonzero(busy)
+    busy_slot[rest_slot[interesting]] = True
+    busy_slot[work.table.slot] = True
+    busy_pairs = np.flatnonzero(busy_slot[pair_slot])
+    if busy_pairs.shape[0]:
+        busy_pairs = busy_pairs[np.lexsort((time_ms[busy_pairs], pair_slot[busy_pairs]))]
+        # New machines start from the bulk state before this batch.
+        work.table.ensure(np.unique(pair_slot[busy_pairs]), work.last_ms, work.last_side)
+    # Advance every slot in bulk: right for the quiet ones, and the busy ones are
+    # overwritten by their machines below. A slot has one pair per fix time, so the pair
+    # at its latest time is unique.
+    np.maximum.at(work.last_ms, pair_slot, time_ms)
+    latest = np.flatnonzero((time_ms == work.last_ms[pair_slot]) & valid)
+    work.last_side[pair_slot[latest]] = margin[latest] > 0
     if busy_pairs.shape[0] == 0:
-        return warnings
-    busy_pairs = busy_pairs[np.lexsort((time_ms[busy_pairs], pair_slot[busy_pairs]))]
+        return []
     window_start, window_end = rules.schedules.interval_at(
         rules.slot_schedule[pair_slot[busy_pairs]], time_ms[busy_pairs]
     )
-    settings = rules.settings
-    params_cache: dict[int, SlotParams] = {}
-    warn_pair = None if warn_rows is None else warn_rows[pair_row]
-    for position, pair in enumerate(busy_pairs.tolist()):
-        slot = int(pair_slot[pair])
-        params = params_cache.get(slot)
-        if params is None:
-            params = SlotParams(
-                dwell_ms=int(rules.slot_dwell_ms[slot]),
-                release_ms=int(rules.slot_release_ms[slot]),
-                confirmations=settings.confirmations,
-                supported_confirmation=settings.supported_confirmation,
-                decisive_margin_m=settings.decisive_margin_m,
-                decisive_accuracy_multiple=settings.decisive_accuracy_multiple,
-                max_gap_ms=round(settings.max_evidence_gap_s * 1000),
-            )
-            params_cache[slot] = params
-        machine = work.machine(slot)
-        warn = machine.step(
-            int(time_ms[pair]),
-            int(code[pair]),
-            float(margin[pair]),
-            float(accuracy[pair]),
-            int(window_start[position]),
-            int(window_end[position]),
-            params,
+    warn = _step_machines(
+        rules,
+        work,
+        pair_slot[busy_pairs],
+        time_ms[busy_pairs],
+        code[busy_pairs],
+        margin[busy_pairs],
+        accuracy[busy_pairs],
+        window_start,
+        window_end,
+    )
+    if warn_rows is not None:
+        warn &= warn_rows[pair_row[busy_pairs]]
+    due = busy_pairs[warn]  # in (slot, time) order
+    return [
+        Warning(slot, t, -distance)
+        for slot, t, distance in zip(
+            pair_slot[due].tolist(), time_ms[due].tolist(), margin[due].tolist(), strict=True
         )
-        work.last_ms[slot] = machine.last_ms
-        work.last_side[slot] = machine.last_violating_side
-        if warn and (warn_pair is None or warn_pair[pair]):
-            warnings.append(Warning(slot, int(time_ms[pair]), float(-margin[pair])))
-    return warnings
+    ]
+
+
+def _step_machines(
+    rules: CompiledRules,
+    work: WorkingSlots,
+    slot: npt.NDArray[np.int64],
+    time_ms: npt.NDArray[np.int64],
+    code: npt.NDArray[np.int8],
+    margin: npt.NDArray[np.float64],
+    accuracy: npt.NDArray[np.float64],
+    window_start: npt.NDArray[np.int64],
+    window_end: npt.NDArray[np.int64],
+) -> npt.NDArray[np.bool_]:
+    """Run the machines of busy slots over their pairs (sorted by slot, then time); True
+    where an approach warning is due. Round k steps the k-th pair of every slot at once."""
+    n = slot.shape[0]
+    head = np.ones(n, np.bool_)
+    head[1:] = slot[1:] != slot[:-1]
+    heads = np.flatnonzero(head)
+    rank = np.arange(n) - heads[np.cumsum(head) - 1]
+    slots = slot[heads]
+    table = work.table
+    table.ensure(slots, work.last_ms, work.last_side)
+    rows = table.rows_of(slot)
+    settings = rules.settings
+    params = StepParams(
+        dwell_ms=rules.slot_dwell_ms[slot],
+        release_ms=rules.slot_release_ms[slot],
+        confirmations=settings.confirmations,
+        supported_confirmation=settings.supported_confirmation,
+        decisive_margin_m=settings.decisive_margin_m,
+        decisive_accuracy_multiple=settings.decisive_accuracy_multiple,
+        max_gap_ms=round(settings.max_evidence_gap_s * 1000),
+    )
+    warn = np.zeros(n, np.bool_)
+    closed: list[tuple[int, Draft]] = []
+    order = np.argsort(rank, kind="stable")  # round by round, slots ascending in each
+    done = 0
+    for count in np.bincount(rank).tolist():
+        if count < SCALAR_BELOW:
+            break
+        k = order[done : done + count]
+        warn[k] = table.step(
+            rows[k],
+            time_ms[k],
+            code[k],
+            margin[k],
+            accuracy[k],
+            window_start[k],
+            window_end[k],
+            StepParams(
+                params.dwell_ms[k],
+                params.release_ms[k],
+                params.confirmations,
+                params.supported_confirmation,
+                params.decisive_margin_m,
+                params.decisive_accuracy_multiple,
+                params.max_gap_ms,
+            ),
+            closed,
+        )
+        done += count
+    if done < n:
+        # The last rounds have few slots (a long re-run of one device): the reference
+        # machine in Python is faster there than numpy calls on a few elements.
+        machines: dict[int, SlotMachine] = {}
+        for i in np.sort(order[done:]).tolist():
+            row = int(rows[i])
+            machine = machines.get(row)
+            if machine is None:
+                machine = machines[row] = table.machine(row)
+            warn[i] = machine.step(
+                int(time_ms[i]),
+                int(code[i]),
+                float(margin[i]),
+                float(accuracy[i]),
+                int(window_start[i]),
+                int(window_end[i]),
+                params.scalar(i),
+            )
+        for row, machine in machines.items():
+            slot_of_row = int(table.slot[row])
+            closed += [(slot_of_row, d) for d in table.store(row, machine, changed=True)]
+    work.add_closed(closed)
+    final = rows[heads]
+    work.last_ms[slots] = table.ints[final, LAST_MS]
+    work.last_side[slots] = table.ints[final, LAST_SIDE] == 1
+    work.touched.update(slots.tolist())
+    return warn

@@ -98,6 +98,8 @@ class FixBatch:
         )
 
     def take(self, index: npt.NDArray[np.intp] | BoolArray) -> FixBatch:
+        if index.dtype == np.bool_ and index.all():
+            return self  # columns are never changed in place, so sharing them is safe
         return FixBatch(
             self.device[index],
             self.time_ms[index],
@@ -114,6 +116,8 @@ class FixBatch:
         if len(self) == 0:
             return self
         keys = row_keys(self.device, self.time_ms)
+        if bool((keys[1:] > keys[:-1]).all()):
+            return self  # already sorted, no duplicates (a monitor's batch often is)
         # One int64 sort key with validity as its lowest bit; a stable sort (timsort) is
         # near-linear on the concatenated sorted runs that history merges produce.
         order = np.argsort(keys * 2 + (~self.valid), kind="stable")

@@ -20,6 +20,7 @@ from tagwatch.domain.schedules import ExceptionMode, Schedule, ScheduleException
 from tagwatch.domain.zones import Appointment, Circle, Corridor, Shape, ZoneKind
 from tagwatch.engine.batch import MAX_DEVICES
 from tagwatch.engine.geometry import CompiledShapes, compile_shapes
+from tagwatch.engine.inner_box import inner_boxes
 from tagwatch.engine.projection import Projector
 from tagwatch.engine.schedule import ScheduleTable
 from tagwatch.engine.timebase import to_ms
@@ -61,6 +62,10 @@ class CompiledRules:
     slot_side: npt.NDArray[np.int8]  # SlotRule
     slot_shape: npt.NDArray[np.int32]
     slot_box_deg: npt.NDArray[np.float64]  # (slots, 4): lon/lat box of the shape, grown
+    # (slots, 4): a lon/lat box inside the shape by at least slot_inner_m; NaN and 0 for
+    # slots without one, which includes every exclusion and attendance slot.
+    slot_inner_deg: npt.NDArray[np.float64]
+    slot_inner_m: npt.NDArray[np.float64]
     slot_schedule: npt.NDArray[np.int32]
     slot_dwell_ms: npt.NDArray[np.int64]
     slot_release_ms: npt.NDArray[np.int64]
@@ -196,6 +201,17 @@ def compile_rules(book: RuleBook) -> CompiledRules:
     if len(device_ids) > MAX_DEVICES:
         raise ValueError(f"one engine judges at most {MAX_DEVICES} devices; partition them")
     slot_device = np.array([row[0] for row in rows], np.int32)
+    shape_index = np.array([row[2] for row in rows], np.int32)
+    compiled_shapes = compile_shapes(shapes, projector)
+    # Inner boxes serve inclusion slots (an exclusion zone's inside is never compliant);
+    # attendance slots always run their machine, so they need none either.
+    inclusion = np.array(
+        [row[1] == SlotRule.INCLUSION and row[8].rule is not RuleKind.ATTENDANCE for row in rows],
+        np.bool_,
+    )
+    wanted = np.zeros(len(shapes), np.bool_)
+    wanted[shape_index[inclusion]] = True
+    inner_deg, inner_m = inner_boxes(compiled_shapes, projector, wanted)
     counts = (
         np.bincount(slot_device, minlength=len(device_ids))
         if rows
@@ -218,8 +234,13 @@ def compile_rules(book: RuleBook) -> CompiledRules:
         slot_info=tuple(row[8] for row in rows),
         slot_device=slot_device,
         slot_side=np.array([row[1] for row in rows], np.int8),
-        slot_shape=np.array([row[2] for row in rows], np.int32),
-        slot_box_deg=np.array([degree_box(shape) for shape in shapes], np.float64).reshape(-1, 4),
+        slot_shape=shape_index,
+        # Column-major: the engine gathers one column at a time.
+        slot_box_deg=np.asfortranarray(
+            np.array([degree_box(shape) for shape in shapes], np.float64).reshape(-1, 4)
+        ),
+        slot_inner_deg=np.asfortranarray(inner_deg[shape_index].reshape(-1, 4)),
+        slot_inner_m=inner_m[shape_index],
         slot_schedule=np.array([row[3] for row in rows], np.int32),
         slot_dwell_ms=np.array([round(row[4] * 1000) for row in rows], np.int64),
         slot_release_ms=np.array([round(row[5] * 1000) for row in rows], np.int64),
@@ -230,7 +251,7 @@ def compile_rules(book: RuleBook) -> CompiledRules:
             i for i, row in enumerate(rows) if row[8].rule is RuleKind.ATTENDANCE
         ),
         device_slot_start=device_slot_start,
-        shapes=compile_shapes(shapes, projector),
+        shapes=compiled_shapes,
         schedules=ScheduleTable(schedules),
         projector=projector,
         beacon_tags={key: tuple(value) for key, value in beacon_tags.items()},

@@ -12,6 +12,8 @@ from tagwatch.domain.episodes import (
     ApproachWarning,
     EngineEvent,
     Episode,
+    EpisodeChange,
+    EpisodeEvent,
     FixBeyondLateness,
 )
 from tagwatch.domain.positions import DeviceEvent, DeviceEventKind, Fix
@@ -20,10 +22,11 @@ from tagwatch.engine.batch import FixBatch, row_keys
 from tagwatch.engine.compile import CompiledRules
 from tagwatch.engine.devices import DeviceWork
 from tagwatch.engine.health import HealthRecord
-from tagwatch.engine.publish import changes, episode_from_draft, merge
+from tagwatch.engine.machines import CHANGED
+from tagwatch.engine.publish import changes, episode_from_draft, merge, reopened_episode
 from tagwatch.engine.state import EngineState, EpisodeKey, SlotMemory
 from tagwatch.engine.timebase import from_ms, to_ms
-from tagwatch.engine.timed import close_finished_windows, finalise_appointments
+from tagwatch.engine.timed import finalise_appointments
 
 HORIZON_STEP_MS = 15 * 60 * 1000
 BEACON_KINDS = {DeviceEventKind.BEACON_IN_RANGE: True, DeviceEventKind.BEACON_OUT_OF_RANGE: False}
@@ -93,10 +96,7 @@ def evaluate(
     in_order = ~np.isin(batch.device, replay_devices)
 
     work = WorkingSlots(
-        state.slots.last_ms.copy(),
-        state.slots.last_side.copy(),
-        dict(state.slots.machines),
-        state.slots.machines,
+        state.slots.last_ms.copy(), state.slots.last_side.copy(), state.slots.machines.copy()
     )
     in_order_rows = batch.take(in_order)
     warnings = advance(rules, work, in_order_rows, devices.beacon)
@@ -130,21 +130,8 @@ def evaluate(
                 (now_ms - warning.time_ms) / 1000.0 > settings.late_after_s,
             )
         )
-    close_finished_windows(work, now_ms)
-    for slot in sorted(work.touched):
-        machine = work.machines.get(slot)
-        drafts = machine.drafts if machine is not None else []
-        info = rules.slot_info[slot]
-        found = [episode_from_draft(info, draft) for draft in drafts]
-        if slot in replayed_slots:
-            new = tuple(sorted(found, key=lambda episode: episode.start))
-        else:
-            new = merge(outcome.published.get(slot, ()), found)
-        outcome.publish(slot, new, now, settings.late_after_s)
-        if machine is not None:
-            machine.drafts = [d for d in machine.drafts if d.end is None]
-            if machine.at_rest and not devices.keeps_machine(rules, slot):
-                del work.machines[slot]
+    work.close_finished_windows(now_ms)
+    _publish_slots(rules, work, outcome, replayed_slots, devices, now)
     outcome.events.extend(finalise_appointments(rules, work, outcome.published, devices, now))
     for key, new_no_gps in no_gps:
         outcome.publish(key, new_no_gps, now, settings.late_after_s)
@@ -164,7 +151,7 @@ def evaluate(
 
     new_state = devices.into_state(
         state,
-        slots=SlotMemory(work.last_ms, work.last_side, work.machines),
+        slots=SlotMemory(work.last_ms, work.last_side, work.table),
         base=base,
         horizon_ms=horizon_ms,
         history=history,
@@ -198,25 +185,80 @@ def _take_device_events(
     return replay
 
 
+def _publish_slots(
+    rules: CompiledRules,
+    work: WorkingSlots,
+    outcome: Outcome,
+    replayed_slots: set[int],
+    devices: DeviceWork,
+    now: datetime,
+) -> None:
+    """Report the episodes of the slots this call touched; drop machines come to rest.
+
+    A slot whose only episode is open and unchanged since it was last published (the
+    table's CHANGED flag) would publish an equal episode: it is skipped.
+    """
+    table = work.table
+    touched = np.array(sorted(work.touched), np.int64)
+    rows = table.rows_of(touched)
+    late_after_s = rules.settings.late_after_s
+    has_row = rows >= 0
+    changed = np.zeros(touched.shape[0], np.bool_)
+    changed[has_row] = table.ints[rows[has_row], CHANGED] == 1
+    for slot, row, row_changed in zip(
+        touched.tolist(), rows.tolist(), changed.tolist(), strict=True
+    ):
+        closed = work.closed.pop(slot, [])
+        if not (row_changed or closed or slot in replayed_slots):
+            continue
+        open_draft = None if row < 0 else table.open_draft(row)
+        if open_draft is not None and not closed and slot not in replayed_slots:
+            # The common case: an open episode seen again. Same start, same identity.
+            old = outcome.published.get(slot, ())
+            if old and old[-1].end is None and old[-1].start == from_ms(open_draft.start):
+                episode = reopened_episode(old[-1], open_draft)
+                if episode != old[-1]:
+                    outcome.events.append(
+                        EpisodeEvent(EpisodeChange.UPDATED, episode, now, late=False)
+                    )
+                    outcome.published[slot] = (*old[:-1], episode)
+                continue
+        drafts = closed if open_draft is None else [*closed, open_draft]
+        info = rules.slot_info[slot]
+        found = [episode_from_draft(info, draft) for draft in drafts]
+        if slot in replayed_slots:
+            new = tuple(sorted(found, key=lambda episode: episode.start))
+        else:
+            new = merge(outcome.published.get(slot, ()), found)
+        outcome.publish(slot, new, now, late_after_s)
+    if touched.shape[0] == 0:
+        return
+    table.ints[rows[has_row], CHANGED] = 0
+    # Machines come to rest are dropped, except attendance slots still awaiting an outcome.
+    mine = rows[has_row]
+    rest = mine[table.at_rest()[mine]]
+    if rest.shape[0]:
+        keep = np.array(
+            [devices.keeps_machine(rules, int(s)) for s in table.slot[rest].tolist()], np.bool_
+        )
+        table.remove(table.slot[rest[~keep]])
+
+
 def _reset_to_base(
     rules: CompiledRules, work: WorkingSlots, base: SlotMemory, devices: np.ndarray
 ) -> set[int]:
     """Put the slots of `devices` back to the horizon, ready to re-run their kept history."""
-    slots: set[int] = set()
-    for device in devices.tolist():
-        for slot in range(
-            int(rules.device_slot_start[device]), int(rules.device_slot_start[device + 1])
-        ):
-            slots.add(slot)
-            work.last_ms[slot] = base.last_ms[slot]
-            work.last_side[slot] = base.last_side[slot]
-            base_machine = base.machines.get(slot)
-            if base_machine is None:
-                work.machines.pop(slot, None)
-            else:
-                work.machines[slot] = base_machine.clone()
-            work.touched.add(slot)
-    return slots
+    starts = rules.device_slot_start[devices]
+    counts = rules.device_slot_start[devices + 1] - starts
+    slots = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+    work.last_ms[slots] = base.last_ms[slots]
+    work.last_side[slots] = base.last_side[slots]
+    work.table.take_from(base.machines, slots)
+    # Base machines are at most as changed as published; the re-run publishes them anyway.
+    for slot in slots.tolist():
+        work.closed.pop(slot, None)
+    work.touched.update(slots.tolist())
+    return set(slots.tolist())
 
 
 def _advance_base(
@@ -226,13 +268,11 @@ def _advance_base(
     beacon: dict[int, tuple[tuple[int, bool], ...]],
 ) -> SlotMemory:
     """Move the horizon state forward over rows that can no longer be revised."""
-    work = WorkingSlots(
-        base.last_ms.copy(), base.last_side.copy(), dict(base.machines), base.machines
-    )
+    work = WorkingSlots(base.last_ms.copy(), base.last_side.copy(), base.machines.copy())
     advance(rules, work, rows, beacon)
-    for slot in list(work.touched):
-        machine = work.machines[slot]
-        machine.drafts = [d for d in machine.drafts if d.end is None]
-        if machine.at_rest:
-            del work.machines[slot]
-    return SlotMemory(work.last_ms, work.last_side, work.machines)
+    # Closed episodes are final (work.closed is dropped); machines come to rest go.
+    table = work.table
+    touched = table.rows_of(np.array(sorted(work.touched), np.int64))
+    touched = touched[touched >= 0]
+    table.remove(table.slot[touched[table.at_rest()[touched]]])
+    return SlotMemory(work.last_ms, work.last_side, table)

@@ -1,7 +1,9 @@
 """The episode state machine of one slot (one device against one requirement).
 
-It runs in Python, but only for slots with something to decide: a slot at rest that sees
-only compliant evidence is advanced in bulk by numpy (see `core`). Transitions:
+This is the reference implementation, one slot and one fix at a time. The engine keeps the
+same state for many slots as table rows and steps them with numpy (`engine.machines`), using
+this class only for the few slots left in long re-runs; a slot at rest that sees only
+compliant evidence is advanced in bulk without a machine at all (see `advance`). Transitions:
 
     COMPLIANT --violating or leaning-violating evidence--> PENDING
     PENDING --2 confirmed fixes, 1 confirmed among 3 leaning-violating, 1 decisive fix,
@@ -43,6 +45,12 @@ class SlotParams:
     max_gap_ms: int
 
 
+def log_miss_term(margin_m: float, accuracy_m: float) -> float:
+    """log(1 - p) of one violating fix, floored: what it adds to an episode's log_miss."""
+    miss = 1.0 - violation_probability(margin_m, accuracy_m)
+    return math.log(max(miss, 1e-9))
+
+
 @dataclass(slots=True)
 class Draft:
     """An episode under construction (times in ms)."""
@@ -60,8 +68,7 @@ class Draft:
             self.first_evidence.append(time_ms)
         if margin_m > self.deepest_m:
             self.deepest_m, self.deepest_at = margin_m, time_ms
-        miss = 1.0 - violation_probability(margin_m, accuracy_m)
-        self.log_miss += math.log(max(miss, 1e-9))
+        self.log_miss += log_miss_term(margin_m, accuracy_m)
 
     @property
     def confidence(self) -> float:

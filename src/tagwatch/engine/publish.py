@@ -38,6 +38,24 @@ def episode_from_draft(info: SlotInfo, draft: Draft) -> Episode:
     )
 
 
+def reopened_episode(published: Episode, draft: Draft) -> Episode:
+    """`episode_from_draft` for the open draft of the already published open episode
+    `published` (same slot, same start): its identity is reused, not rebuilt."""
+    return Episode(
+        id=published.id,
+        device_id=published.device_id,
+        subject_id=published.subject_id,
+        rule=published.rule,
+        requirement_id=published.requirement_id,
+        start=published.start,
+        end=None,
+        confirmed_at=from_ms(draft.confirmed_at),
+        deepest_penetration_m=round(max(draft.deepest_m, 0.0), 2),
+        confidence=round(draft.confidence, 6),
+        evidence=tuple(from_ms(t) for t in draft.evidence()),
+    )
+
+
 def health_episode(
     device_id: str,
     subject_id: str,
@@ -80,6 +98,17 @@ def _overlaps(a: Episode, b: Episode) -> bool:
 def changes(
     old: Sequence[Episode], new: Sequence[Episode], now: datetime, late_after_s: float
 ) -> list[EpisodeEvent]:
+    if not old:  # the common case: episodes seen for the first time, nothing replaced
+        return [
+            EpisodeEvent(
+                EpisodeChange.OPENED,
+                episode,
+                now,
+                (now - episode.confirmed_at).total_seconds() > late_after_s,
+                (),
+            )
+            for episode in new
+        ]
     old_by_id = {episode.id: episode for episode in old}
     new_ids = {episode.id for episode in new}
     gone = [episode for episode in old if episode.id not in new_ids]

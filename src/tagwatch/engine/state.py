@@ -14,7 +14,8 @@ from tagwatch.domain.episodes import Episode
 from tagwatch.engine.compile import CompiledRules
 from tagwatch.engine.health import HealthRecord
 from tagwatch.engine.history import History
-from tagwatch.engine.machine import NO_TIME, SlotMachine
+from tagwatch.engine.machine import NO_TIME
+from tagwatch.engine.machines import MachineTable
 
 # Location episodes are kept per slot (an int), device-health episodes per (device, rule).
 EpisodeKey: TypeAlias = int | tuple[int, str]
@@ -23,15 +24,20 @@ Int64Array = npt.NDArray[np.int64]
 
 @dataclass(frozen=True, slots=True)
 class SlotMemory:
-    """Per-slot state: the latest evidence time of every slot, machines for busy ones."""
+    """Per-slot state: the latest evidence time of every slot, machines for busy ones.
+
+    `machines` is never changed in place: `evaluate` works on a copy.
+    """
 
     last_ms: Int64Array
     last_side: npt.NDArray[np.bool_]
-    machines: Mapping[int, SlotMachine]
+    machines: MachineTable
 
     @classmethod
     def empty(cls, slots: int) -> SlotMemory:
-        return cls(np.full(slots, NO_TIME, np.int64), np.zeros(slots, np.bool_), {})
+        return cls(
+            np.full(slots, NO_TIME, np.int64), np.zeros(slots, np.bool_), MachineTable.empty()
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,7 @@
-"""Rules driven by the clock (`now`), not by fixes: windows that ended, appointments due."""
+"""Rules driven by the clock (`now`), not by fixes: appointments due.
+
+(Episodes whose window ended close in `WorkingSlots.close_finished_windows`.)
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,10 @@ from tagwatch.domain.episodes import AttendanceOutcome, AttendanceOutcomeKind, E
 from tagwatch.engine.advance import WorkingSlots
 from tagwatch.engine.compile import CompiledRules
 from tagwatch.engine.devices import DeviceWork
-from tagwatch.engine.machine import NO_TIME, Phase
+from tagwatch.engine.machine import NO_TIME
+from tagwatch.engine.machines import WC_FIRST, WC_LAST
 from tagwatch.engine.state import EpisodeKey
 from tagwatch.engine.timebase import from_ms, to_ms
-
-
-def close_finished_windows(work: WorkingSlots, now_ms: int) -> None:
-    """An episode open in a window that has ended closes with the window."""
-    for slot, machine in list(work.machines.items()):
-        if machine.phase in (Phase.VIOLATING, Phase.RELEASING) and machine.window_end <= now_ms:
-            work.machine(slot).close_window()
 
 
 def finalise_appointments(
@@ -37,9 +34,9 @@ def finalise_appointments(
         if slot in devices.finalised or appointment is None or to_ms(appointment.end) > now_ms:
             continue
         devices.finalised.add(slot)
-        machine = work.machines.get(slot)
-        arrived = NO_TIME if machine is None else machine.window_compliant_first
-        left = NO_TIME if machine is None else machine.window_compliant_last
+        [row] = work.table.rows_of([slot]).tolist()
+        arrived = NO_TIME if row < 0 else int(work.table.ints[row, WC_FIRST])
+        left = NO_TIME if row < 0 else int(work.table.ints[row, WC_LAST])
         violations = [
             e for e in published.get(slot, ()) if appointment.start <= e.start <= appointment.end
         ]
@@ -62,6 +59,6 @@ def finalise_appointments(
                 detected_at=now,
             )
         )
-        if machine is not None and machine.at_rest:
-            work.machines.pop(slot, None)
+        if row >= 0 and work.table.at_rest()[row]:
+            work.table.remove([slot])
     return outcomes
