@@ -5,9 +5,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck unit demo bench-quality bench-engine clean
+.PHONY: setup services web test lint typecheck unit demo bench-quality bench-engine bench-trail clean
 
-setup: $(STAMP)
+setup: $(STAMP) services web
+
+# PostgreSQL + PostGIS, NATS JetStream and Mosquitto: installed if missing, started if down.
+services:
+	bash scripts/services.sh
+
+WEB := src/tagwatch/web
+
+# The dashboard's libraries from npm (copied into static/vendor: no CDN at run time) and
+# Debian's Chromium for the dashboard's Playwright tests.
+web: $(WEB)/static/vendor/.installed
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+$(WEB)/static/vendor/.installed: $(WEB)/package-lock.json $(WEB)/vendor.mjs
+	cd $(WEB) && npm ci --no-audit --no-fund && node vendor.mjs
+	touch $@
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +50,10 @@ bench-quality: setup
 
 bench-engine: setup
 	$(BIN)/tagwatch bench engine
+
+# 20 million fixes in each store: the fill takes ~25-35 min on 2 cores (BENCHMARKS.md).
+bench-trail: setup
+	$(BIN)/tagwatch bench trail --work-dir /tmp/tagwatch-bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

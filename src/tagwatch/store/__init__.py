@@ -32,9 +32,14 @@ def create_store(url: str, *, hasher: SecretHasher | None = None) -> Store:
     """A store for `url`, not yet opened.
 
     `sqlite:///relative/file.db` or `sqlite:////absolute/file.db` (SQLAlchemy's spelling);
-    `postgresql://...` arrives with the PostgreSQL store.
+    `postgresql://user@host:5432/dbname` (libpq's URI, any libpq parameters) for
+    PostgreSQL with PostGIS.
     """
     if url.startswith("sqlite:///"):
         return SqliteStore(url.removeprefix("sqlite:///"), hasher=hasher)
+    if url.startswith(("postgresql://", "postgres://")):
+        from tagwatch.store.postgres import PostgresStore  # noqa: PLC0415 - psycopg on demand
+
+        return PostgresStore(url, hasher=hasher)
     scheme = url.split(":", 1)[0]
-    raise ValueError(f"no store for {scheme!r} URLs (expected sqlite:///path)")
+    raise ValueError(f"no store for {scheme!r} URLs (expected sqlite:///path or postgresql://...)")

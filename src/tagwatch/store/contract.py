@@ -33,12 +33,23 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from tagwatch.domain.commands import DeviceCommand
 from tagwatch.domain.episodes import Episode, RuleKind
 from tagwatch.domain.people import Assignment, Device, Order, Subject
 from tagwatch.domain.positions import DeviceEvent, DeviceEventKind, Fix
 from tagwatch.domain.rules import EngineSettings, RuleBook
 from tagwatch.domain.zones import Appointment, Curfew, Zone
+from tagwatch.store.audit_chain import (
+    AuditCheckpoint,
+    AuditEntry,
+    AuditPage,
+    AuditQuery,
+    AuditRecord,
+    ChainReport,
+)
+from tagwatch.store.holds import FixPurge, FixSpan, LegalHold, LegalHoldDraft
 from tagwatch.store.records import (
+    DEFAULT_ORGANISATION_ID,
     Alert,
     AlertAction,
     AlertDraft,
@@ -48,7 +59,12 @@ from tagwatch.store.records import (
     AlertState,
     AlertUpsert,
     DeviceCredential,
+    LoginFailures,
     NearbyFix,
+    Organisation,
+    OrganisationKind,
+    RefreshTokenUse,
+    SharingGrant,
     User,
     UserRole,
 )
@@ -336,13 +352,26 @@ class AlertHistoryRepository(Protocol):
 
 
 class UserRepository(Protocol):
-    def create_user(self, username: str, password: str, role: UserRole, *, now: datetime) -> User:
-        """ConflictError if the username is taken. Only an Argon2 hash is stored."""
+    def create_user(
+        self,
+        username: str,
+        password: str,
+        role: UserRole,
+        *,
+        now: datetime,
+        organisation_id: str = DEFAULT_ORGANISATION_ID,
+    ) -> User:
+        """ConflictError if the username is taken, MissingReferenceError for an unknown
+        organisation. Only an Argon2 hash is stored."""
         ...
 
     def get_user(self, username: str) -> User | None: ...
-    def list_users(self) -> list[User]:
-        """Ordered by username."""
+    def list_users(self, *, organisation_id: str | None = None) -> list[User]:
+        """Ordered by username (only the organisation's members, if given)."""
+        ...
+
+    def set_organisation(self, username: str, organisation_id: str) -> bool:
+        """MissingReferenceError for an unknown organisation; False for an unknown user."""
         ...
 
     def verify_password(self, username: str, password: str) -> User | None:
@@ -352,6 +381,201 @@ class UserRepository(Protocol):
     def set_password(self, username: str, password: str) -> bool: ...
     def set_role(self, username: str, role: UserRole) -> bool: ...
     def delete_user(self, username: str) -> bool: ...
+
+
+class OrganisationRepository(Protocol):
+    """Organisations, and each subject's managing organisation (a new subject is managed by
+    DEFAULT_ORGANISATION_ID until `set_subject_organisation` says otherwise)."""
+
+    def create_organisation(
+        self, organisation_id: str, name: str, kind: OrganisationKind, *, now: datetime
+    ) -> Organisation:
+        """ConflictError if the id is taken."""
+        ...
+
+    def rename_organisation(self, organisation_id: str, name: str) -> bool: ...
+    def get_organisation(self, organisation_id: str) -> Organisation | None: ...
+    def list_organisations(self) -> list[Organisation]:
+        """Ordered by id."""
+        ...
+
+    def set_subject_organisation(self, subject_id: str, organisation_id: str) -> None:
+        """MissingReferenceError for an unknown subject or organisation."""
+        ...
+
+    def subject_organisation(self, subject_id: str) -> str | None: ...
+    def subject_organisations(self, subject_ids: Collection[str] | None = None) -> dict[str, str]:
+        """Subject id -> managing organisation id (every subject if None)."""
+        ...
+
+    def managed_subjects(self, organisation_id: str) -> list[str]:
+        """Ordered ids of the subjects the organisation manages."""
+        ...
+
+
+class GrantRepository(Protocol):
+    """Time-limited sharing grants of one subject to another organisation."""
+
+    def create_grant(self, grant: SharingGrant) -> SharingGrant:
+        """ConflictError for a taken id, MissingReferenceError for an unknown subject or
+        organisation, ValueError if it does not end after it starts."""
+        ...
+
+    def get_grant(self, grant_id: str) -> SharingGrant | None: ...
+    def list_grants(
+        self,
+        *,
+        subject_id: str | None = None,
+        grantee_organisation_id: str | None = None,
+        active_at: datetime | None = None,
+    ) -> list[SharingGrant]:
+        """Ordered by (valid_from, id); `active_at`: in force and not revoked then."""
+        ...
+
+    def granted_subjects(self, organisation_id: str, at: datetime) -> set[str]: ...
+    def revoke_grant(self, grant_id: str, *, at: datetime) -> SharingGrant:
+        """NotFoundError for an unknown grant; revoking twice keeps the first revocation."""
+        ...
+
+
+class SignInRepository(Protocol):
+    """Refresh tokens (only hashes are given and kept) and failed sign-ins per username."""
+
+    def add_refresh_token(
+        self,
+        token_hash: str,
+        *,
+        username: str,
+        family: str,
+        issued_at: datetime,
+        expires_at: datetime,
+    ) -> None: ...
+    def spend_refresh_token(self, token_hash: str, *, now: datetime) -> RefreshTokenUse | None:
+        """Mark it used, once; `reused` says it had been spent before. None if unknown."""
+        ...
+
+    def revoke_refresh_family(self, family: str, *, now: datetime) -> int: ...
+    def revoke_user_refresh_tokens(self, username: str, *, now: datetime) -> int: ...
+    def drop_expired_refresh_tokens(self, before: datetime) -> int: ...
+    def login_failures(self, username: str) -> LoginFailures: ...
+    def record_login_failure(
+        self, username: str, *, now: datetime, locked_until: datetime | None
+    ) -> LoginFailures: ...
+    def clear_login_failures(self, username: str) -> None: ...
+
+
+class DeviceKeyRepository(Protocol):
+    """A device's previous secret, valid for a grace period after a rotation."""
+
+    def retire_device_secret(self, device_id: str, *, valid_until: datetime) -> bool:
+        """Keep the current secret as the previous one; False if there is none."""
+        ...
+
+    def verify_previous_secret(self, device_id: str, secret: str, *, now: datetime) -> bool: ...
+    def previous_secret_valid_until(self, device_id: str, *, now: datetime) -> datetime | None: ...
+    def drop_previous_secret(self, device_id: str) -> bool: ...
+
+
+class AuditRepository(Protocol):
+    """The append-only, hash-chained audit log (tagwatch.store.audit_chain)."""
+
+    def append(self, entry: AuditEntry) -> AuditRecord:
+        """Give the entry the next seq and chain it to the last record; appends are
+        serialised by the write transaction, so the chain stays linear."""
+        ...
+
+    def search(self, query: AuditQuery, *, after_seq: int = 0, limit: int = 100) -> AuditPage:
+        """Records matching `query` with seq > after_seq, by seq."""
+        ...
+
+    def head(self) -> AuditRecord | None:
+        """The last record."""
+        ...
+
+    def verify(self) -> ChainReport:
+        """Walk the chain: every altered, removed or reordered record, by seq."""
+        ...
+
+    def checkpoint(self) -> AuditCheckpoint | None:
+        """Where the chain starts after purges (None if nothing was ever purged)."""
+        ...
+
+    def purge_before(self, cutoff: datetime, *, now: datetime) -> AuditCheckpoint | None:
+        """Retention: remove records with at < cutoff, keeping a checkpoint of the last
+        one removed (returned; None if nothing was removed). The caller records the purge."""
+        ...
+
+
+class HoldRepository(Protocol):
+    """Legal holds: fixes of a subject in a time range kept through retention purges."""
+
+    def create_hold(self, draft: LegalHoldDraft, *, now: datetime) -> LegalHold:
+        """MissingReferenceError for an unknown subject."""
+        ...
+
+    def get_hold(self, hold_id: str) -> LegalHold | None: ...
+    def list_holds(
+        self, *, subject_id: str | None = None, active_at: datetime | None = None
+    ) -> list[LegalHold]:
+        """Ordered by (created_at, id); `active_at`: not released at that instant."""
+        ...
+
+    def release_hold(self, hold_id: str, *, at: datetime) -> LegalHold:
+        """NotFoundError for an unknown hold; releasing twice keeps the first release."""
+        ...
+
+    def held_fix_spans(self, at: datetime) -> list[FixSpan]:
+        """The (device, start, end) spans whose fixes the holds active at `at` keep, via the
+        subject's assignments. An alert's hold follows its episode (see store.holds)."""
+        ...
+
+
+class RetentionRepository(Protocol):
+    """Purges by data class; each returns how many records went."""
+
+    def purge_fixes_before(self, cutoff: datetime, *, keep: Sequence[FixSpan] = ()) -> FixPurge:
+        """Fixes with fix_time < cutoff, except those in `keep`: a month with nothing kept
+        goes as a whole (DROP TABLE); a month with held fixes loses only the others."""
+        ...
+
+    def purge_device_events_before(self, cutoff: datetime) -> int: ...
+    def purge_alerts_before(self, cutoff: datetime, *, now: datetime) -> int:
+        """Resolved alerts last updated before cutoff, with their history and episodes;
+        their legal holds are released at `now` (an alert's fixes are kept as long as it)."""
+        ...
+
+
+class CommandRepository(Protocol):
+    """Commands to devices (wearer notifications) and their delivery state."""
+
+    def add_command(self, command: DeviceCommand) -> bool:
+        """Insert; False (nothing written) if its alert already has a command."""
+        ...
+
+    def get_command(self, command_id: str) -> DeviceCommand | None: ...
+    def replace_command(self, before: DeviceCommand, after: DeviceCommand) -> None:
+        """Write `after` over `before` (same id); ConflictError if the stored command is no
+        longer `before` (another state or updated_at): optimistic, so two notifiers cannot
+        both claim one attempt."""
+        ...
+
+    def commands_for_alert(self, alert_id: str) -> list[DeviceCommand]:
+        """Ordered by (created_at, id)."""
+        ...
+
+    def due_commands(self, now: datetime, *, limit: int = 100) -> list[DeviceCommand]:
+        """Queued commands whose next attempt is at or before `now`, the most overdue first."""
+        ...
+
+    def unfinished_commands(self, *, limit: int = 1000) -> list[DeviceCommand]:
+        """Queued or sent commands, by (created_at, id): for expiry."""
+        ...
+
+    def feed_cursor(self, name: str) -> int:
+        """The alert_history id the named consumer has handled up to (0 at first)."""
+        ...
+
+    def set_feed_cursor(self, name: str, after_id: int) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -383,6 +607,22 @@ class UnitOfWork(Protocol):
     def alert_history(self) -> AlertHistoryRepository: ...
     @property
     def users(self) -> UserRepository: ...
+    @property
+    def organisations(self) -> OrganisationRepository: ...
+    @property
+    def grants(self) -> GrantRepository: ...
+    @property
+    def sign_ins(self) -> SignInRepository: ...
+    @property
+    def device_keys(self) -> DeviceKeyRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
+    @property
+    def holds(self) -> HoldRepository: ...
+    @property
+    def retention(self) -> RetentionRepository: ...
+    @property
+    def commands(self) -> CommandRepository: ...
 
     def rule_book(self, at: datetime, *, settings: EngineSettings | None = None) -> RuleBook:
         """What the engine checks at `at` (see tagwatch.store.rulebook)."""

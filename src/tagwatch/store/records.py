@@ -46,9 +46,30 @@ _SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
 class UserRole(StrEnum):
+    """What a person may do (tagwatch.service.access has the whole table)."""
+
     ADMIN = "admin"
-    OPERATOR = "operator"
+    MONITORING_OPERATOR = "monitoring_operator"
+    POLICE_OFFICER = "police_officer"
+    PROBATION_OFFICER = "probation_officer"
+    AUDITOR = "auditor"
     VIEWER = "viewer"
+    OPERATOR = "monitoring_operator"  # the name before organisations: the same role
+
+    @classmethod
+    def _missing_(cls, value: object) -> UserRole | None:
+        return cls.MONITORING_OPERATOR if value == "operator" else None
+
+
+class OrganisationKind(StrEnum):
+    POLICE_FORCE = "police_force"
+    PROBATION_REGION = "probation_region"
+    MONITORING_CENTRE = "monitoring_centre"
+    ADMINISTRATOR = "administrator"
+
+
+# Where users and subjects that predate organisations live (the organisations migration).
+DEFAULT_ORGANISATION_ID = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +176,63 @@ class User:
     username: str
     role: UserRole
     created_at: datetime
+    organisation_id: str = DEFAULT_ORGANISATION_ID
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    """A police force, probation region, monitoring centre, or the administrators."""
+
+    id: str
+    name: str
+    kind: OrganisationKind
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SharingGrant:
+    """The managing organisation lets `grantee_organisation_id` see a subject, for a while.
+
+    Active from `valid_from` (inclusive) to `valid_until` (exclusive), unless revoked.
+    """
+
+    id: str
+    subject_id: str
+    grantee_organisation_id: str
+    granted_by: str
+    valid_from: datetime
+    valid_until: datetime
+    reason: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    def active(self, moment: datetime) -> bool:
+        if self.revoked_at is not None and self.revoked_at <= moment:
+            return False
+        return self.valid_from <= moment < self.valid_until
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFailures:
+    """Consecutive failed sign-ins of one username, and until when it is locked."""
+
+    count: int
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshTokenUse:
+    """What spending a refresh token found: whose it was and whether it was still good.
+
+    `reused` is true when the token had already been spent: a sign that it was stolen, so
+    the caller revokes its whole family (every token descended from the same sign-in).
+    """
+
+    username: str
+    family: str
+    expires_at: datetime
+    reused: bool
+    revoked: bool
 
 
 @dataclass(frozen=True, slots=True)

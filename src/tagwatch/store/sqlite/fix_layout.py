@@ -26,11 +26,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from tagwatch.domain.positions import Fix, FixSource
 from tagwatch.store.sqlite.columns import from_ms, opt_from_ms, to_ms, to_us
+from tagwatch.store.sqlite.grid import COLS, LAT_STEP, LON_STEP, ROWS
 
 SLOT_MS = 300_000
 SLOTS_PER_QUERY = 500  # and cells or devices per IN list: well under SQLite's 32,766
@@ -132,3 +137,82 @@ def fix_from_row(device_id: str, r: Sequence[Any]) -> Fix:
         hdop=r[11],
         source=FixSource(r[12]),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FixColumns:
+    """Valid fixes as parallel arrays, for bulk imports: `device` indexes a list of ids."""
+
+    device: npt.NDArray[np.int64]
+    fix_time_ms: npt.NDArray[np.int64]
+    lat: npt.NDArray[np.float64]
+    lon: npt.NDArray[np.float64]
+    accuracy_m: npt.NDArray[np.float64]
+    received_at_ms: npt.NDArray[np.int64] | None = None
+
+    def __post_init__(self) -> None:
+        size = len(self.fix_time_ms)
+        arrays = (self.device, self.lat, self.lon, self.accuracy_m, self.received_at_ms)
+        if any(a is not None and len(a) != size for a in arrays):
+            raise ValueError("fix columns must all have the same length")
+        if size and not (
+            np.all(np.abs(self.lat) <= 90.0)
+            and np.all(np.abs(self.lon) <= 180.0)
+            and np.all(self.accuracy_m >= 0.0)
+        ):
+            raise ValueError("fix columns hold a position out of range or a negative accuracy")
+
+    def __len__(self) -> int:
+        return len(self.fix_time_ms)
+
+    def take(self, mask: npt.NDArray[np.bool_]) -> FixColumns:
+        received = None if self.received_at_ms is None else self.received_at_ms[mask]
+        return FixColumns(
+            self.device[mask],
+            self.fix_time_ms[mask],
+            self.lat[mask],
+            self.lon[mask],
+            self.accuracy_m[mask],
+            received,
+        )
+
+    def by_month(self) -> Iterator[tuple[int, int, int, FixColumns]]:
+        """(month, first ms, end ms, the rows of that month), months in time order."""
+        times = self.fix_time_ms
+        if not len(times):
+            return
+        ms = int(times.min())
+        last = int(times.max())
+        while ms <= last:
+            month, first, after = month_bounds(ms)
+            yield month, first, after, self.take((times >= first) & (times < after))
+            ms = after
+
+    def rows(self, device_keys: npt.NDArray[np.int64]) -> Iterator[tuple[Any, ...]]:
+        """(device_key, slot, fix_time_ms, lat, lon, accuracy_m, received_at_ms, cell)."""
+        times = self.fix_time_ms
+        received = [None] * len(times) if self.received_at_ms is None else self.received_at_ms
+        return zip(
+            device_keys[self.device].tolist(),
+            (times // SLOT_MS).tolist(),
+            times.tolist(),
+            self.lat.tolist(),
+            self.lon.tolist(),
+            self.accuracy_m.tolist(),
+            received if isinstance(received, list) else received.tolist(),
+            cells_of(self.lat, self.lon).tolist(),
+            strict=True,
+        )
+
+    def newest_per_device(self, devices: int) -> list[tuple[int, int]]:
+        """(device index, its newest fix time) of each device that has a row here."""
+        newest = np.full(devices, -1, dtype=np.int64)
+        np.maximum.at(newest, self.device, self.fix_time_ms)
+        return [(int(d), int(newest[d])) for d in np.flatnonzero(newest >= 0)]
+
+
+def cells_of(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """grid.cell_of for arrays of valid positions (the same float operations, so the same keys)."""
+    rows = np.minimum(((lat + 90.0) / LAT_STEP).astype(np.int64), ROWS - 1)
+    cols = np.minimum(((lon + 180.0) / LON_STEP).astype(np.int64), COLS - 1)
+    return rows * COLS + cols

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from tagwatch.domain.positions import Fix
 from tagwatch.store.records import NearbyFix
 from tagwatch.store.sqlite.columns import placeholders, to_ms, to_us
@@ -19,6 +21,7 @@ from tagwatch.store.sqlite.database import Database
 from tagwatch.store.sqlite.fix_layout import (
     COLUMNS,
     SLOT_MS,
+    FixColumns,
     ceil_ms,
     chunks,
     fix_from_row,
@@ -80,6 +83,45 @@ class SqliteFixes:
                 " valid_fix_time_ms = coalesce(max(valid_fix_time_ms,"
                 " excluded.valid_fix_time_ms), valid_fix_time_ms, excluded.valid_fix_time_ms)",
                 list(newest.values()),
+            )
+        return inserted
+
+    def import_fix_columns(self, device_ids: Sequence[str], columns: FixColumns) -> int:
+        """Bulk import (history from another system, a benchmark's stored fixes): valid
+        GNSS fixes as columns, in one transaction; returns how many were new.
+
+        Not in the store contract: a fast path of this store that skips building a Fix per
+        row. Rows go to their months' tables in the order given (time order keeps the
+        indexes appending); duplicates of (device, ms) are dropped as add_fixes drops them.
+        """
+        if len(columns) == 0:
+            return 0
+        inserted = 0
+        with self._db.transaction() as conn:
+            keys = self._device_keys(conn, device_ids, create=True)
+            device_keys = np.array([keys[d] for d in device_ids], dtype=np.int64)
+            for month, first_ms, _, part in columns.by_month():
+                table = self._partition(conn, month, first_ms)
+                count = conn.executemany(
+                    f"INSERT INTO {table} (device_key, slot, fix_time_ms, lat, lon,"  # noqa: S608
+                    " accuracy_m, valid, received_at_ms, source, cell)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 1, ?, 'gnss', ?)"
+                    " ON CONFLICT (slot, device_key, fix_time_ms) DO NOTHING",
+                    part.rows(device_keys),
+                ).rowcount
+                conn.execute(
+                    "UPDATE fix_partitions SET row_count = row_count + ? WHERE month = ?",
+                    (count, month),
+                )
+                inserted += count
+            newest = columns.newest_per_device(len(device_ids))
+            conn.executemany(
+                "INSERT INTO latest_fixes (device_key, fix_time_ms, valid_fix_time_ms)"
+                " VALUES (?, ?, ?) ON CONFLICT (device_key) DO UPDATE SET"
+                " fix_time_ms = max(fix_time_ms, excluded.fix_time_ms),"
+                " valid_fix_time_ms = max(coalesce(valid_fix_time_ms,"
+                " excluded.valid_fix_time_ms), excluded.valid_fix_time_ms)",
+                [(int(device_keys[d]), ms, ms) for d, ms in newest],
             )
         return inserted
 

@@ -24,9 +24,15 @@ from tagwatch.store.errors import StoreError
 from tagwatch.store.hashing import SecretHasher
 from tagwatch.store.rulebook import build_rule_book
 from tagwatch.store.sqlite.alerts import SqliteAlertHistory, SqliteAlerts
+from tagwatch.store.sqlite.audit import SqliteAudit
+from tagwatch.store.sqlite.commands import SqliteCommands
 from tagwatch.store.sqlite.database import Database
+from tagwatch.store.sqlite.device_keys import SqliteDeviceKeys
 from tagwatch.store.sqlite.events import SqliteDeviceEvents, SqliteEpisodes
 from tagwatch.store.sqlite.fixes import SqliteFixes
+from tagwatch.store.sqlite.grants import SqliteGrants
+from tagwatch.store.sqlite.holds import SqliteHolds
+from tagwatch.store.sqlite.organisations import SqliteOrganisations
 from tagwatch.store.sqlite.people import (
     SqliteAssignments,
     SqliteDevices,
@@ -34,6 +40,8 @@ from tagwatch.store.sqlite.people import (
     SqliteSubjects,
 )
 from tagwatch.store.sqlite.requirements import SqliteAppointments, SqliteCurfews, SqliteZones
+from tagwatch.store.sqlite.retention import SqliteRetention
+from tagwatch.store.sqlite.signins import SqliteSignIns
 from tagwatch.store.sqlite.users import SqliteUsers
 
 
@@ -64,6 +72,14 @@ class SqliteStore:
         self.alerts = SqliteAlerts(self._db)
         self.alert_history = SqliteAlertHistory(self._db)
         self.users = SqliteUsers(self._db, hasher)
+        self.audit = SqliteAudit(self._db)
+        self.holds = SqliteHolds(self._db)
+        self.retention = SqliteRetention(self._db)
+        self.commands = SqliteCommands(self._db)
+        self.organisations = SqliteOrganisations(self._db)
+        self.grants = SqliteGrants(self._db)
+        self.sign_ins = SqliteSignIns(self._db)
+        self.device_keys = SqliteDeviceKeys(self._db, hasher)
 
     @property
     def path(self) -> Path:
