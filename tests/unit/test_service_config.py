@@ -79,9 +79,9 @@ def test_bootstrap_puts_the_inbox_in_the_stores_file_by_default(tmp_path: Path) 
         assert not services.monitor_running
 
 
-def test_bootstrap_refuses_a_log_it_does_not_have_yet(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="no log for 'nats' URLs"):
-        bootstrap(Config(db_path=tmp_path / "t.db", log_url="nats://localhost:4222"))
+def test_bootstrap_refuses_a_log_it_does_not_have(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no log for 'redis' URLs"):
+        bootstrap(Config(db_path=tmp_path / "t.db", log_url="redis://localhost:6379"))
 
 
 def test_the_monitor_thread_starts_judges_and_stops(tmp_path: Path) -> None:

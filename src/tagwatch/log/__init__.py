@@ -18,8 +18,8 @@ from tagwatch.log.codec import (
     fix_key,
     fix_record,
 )
-from tagwatch.log.contract import EVENT, FIX, InboxRecord, Log, NewRecord, RecordKind
-from tagwatch.log.sqlite import LogError, SqliteInbox
+from tagwatch.log.contract import EVENT, FIX, InboxRecord, Log, LogError, NewRecord, RecordKind
+from tagwatch.log.sqlite import SqliteInbox
 
 __all__ = [
     "EVENT",

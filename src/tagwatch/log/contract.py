@@ -23,6 +23,7 @@ Semantics every implementation keeps (an embedded SQLite inbox today, NATS JetSt
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +71,54 @@ class InboxRecord:
     received_at: datetime
 
 
+def partition_of(device_id: str, partitions: int) -> int:
+    """The partition of a device's records: stable everywhere (CRC-32, not `hash()`)."""
+    return zlib.crc32(device_id.encode("utf-8")) % partitions
+
+
+class LogError(Exception):
+    """The log cannot do what was asked (not open, unreachable, or misused)."""
+
+
+def parse_partitions(text: str) -> tuple[int, ...]:
+    """`0-3,6` -> (0, 1, 2, 3, 6); a clear ValueError for anything else."""
+    chosen: set[int] = set()
+    for raw in text.split(","):
+        part = raw.strip()
+        if not part:
+            continue
+        low, dash, high = part.partition("-")
+        try:
+            first, last = int(low), int(high) if dash else int(low)
+        except ValueError:
+            raise ValueError(f"partitions must look like 0-3,6; got {text!r}") from None
+        if first < 0 or last < first:
+            raise ValueError(f"partition range {part!r} is empty or negative")
+        chosen.update(range(first, last + 1))
+    if not chosen:
+        raise ValueError("no partitions given")
+    return tuple(sorted(chosen))
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceScope:
+    """Whose records this process's monitor reads: every device, or some partitions'.
+
+    `version` changes whenever the partitions owned change, so the monitor knows to rebuild
+    its engine state for the devices it now judges.
+    """
+
+    version: int
+    partitions: frozenset[int] | None  # None: every device (an unpartitioned log)
+    count: int = 1  # partitions in all
+
+    def owns(self, device_id: str) -> bool:
+        return self.partitions is None or partition_of(device_id, self.count) in self.partitions
+
+
+ALL_DEVICES = DeviceScope(version=0, partitions=None)
+
+
 class Log(Protocol):
     @property
     def joins_store_transaction(self) -> bool:
@@ -98,4 +147,8 @@ class Log(Protocol):
 
     def prune(self, before: datetime) -> int:
         """Forget done records received before `before` (their keys no longer dedupe)."""
+        ...
+
+    def device_scope(self) -> DeviceScope:
+        """The devices whose records `pending` returns (ALL_DEVICES unless partitioned)."""
         ...

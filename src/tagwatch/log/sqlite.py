@@ -11,9 +11,15 @@ transaction, not inside it). A sibling file removes that wait and is one URL awa
 (`TAGWATCH_LOG=sqlite:///path/to/inbox.db`); marks then follow the store's commit and a
 crash between the two replays records whose writes are idempotent.
 
-- WAL journal and `synchronous=FULL` on this module's writer connection (the setting is per
-  connection): `append` returns only after its transaction is committed and the WAL is
-  fsync'd, so a record acknowledged to a device survives a crash or a power cut.
+- WAL journal and `synchronous=FULL` on the writer connection (the setting is per
+  connection; in the store's file the store's writer, which has it too): `append` returns
+  only after its transaction is committed and the WAL is fsync'd, so a record acknowledged
+  to a device survives a crash or a power cut.
+- Group commit: appends that arrive while another is being committed wait, and the next
+  one to take the write lock commits all of them in one transaction and one fsync (each
+  still returns only after that commit). Many small requests, or OsmAnd's one fix per
+  request, then cost one fsync per group instead of one each; if the commit fails, every
+  append of the group raises and none is acknowledged.
 - Seqs come from `AUTOINCREMENT`: they increase in commit order and are never reused after
   `prune`, because SQLite serialises writers and a seq is taken inside the write.
 - Keys are UNIQUE; `INSERT ... ON CONFLICT DO NOTHING` drops duplicates.
@@ -31,12 +37,23 @@ import itertools
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from tagwatch.log.codec import PayloadError, dumps, loads
-from tagwatch.log.contract import EVENT, FIX, InboxRecord, NewRecord, RecordKind
+from tagwatch.log.contract import (
+    ALL_DEVICES,
+    EVENT,
+    FIX,
+    DeviceScope,
+    InboxRecord,
+    LogError,
+    NewRecord,
+    RecordKind,
+)
 from tagwatch.store.errors import StoreError
 from tagwatch.store.sqlite.database import make_durable
 
@@ -58,16 +75,23 @@ SCHEMA = (
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class LogError(Exception):
-    """The log cannot do what was asked (not open, or misused)."""
-
-
 class SharedStore(Protocol):
     """The part of `SqliteStore` the inbox needs when it shares the store's file."""
 
     @property
     def path(self) -> Path: ...
+    def transaction(self) -> AbstractContextManager[object]: ...
     def write_connection(self) -> sqlite3.Connection: ...
+
+
+@dataclass(slots=True, eq=False)
+class _Append:
+    """One caller's rows, waiting for a group commit; `done` set under the write lock."""
+
+    rows: list[tuple[str, str, str, str, int]]
+    added: int = 0
+    done: bool = False
+    error: BaseException | None = None
 
 
 class SqliteInbox:
@@ -87,8 +111,10 @@ class SqliteInbox:
         self._busy_timeout_ms = int(busy_timeout_s * 1000)
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # held by the thread committing a group
         self._read_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Append] = []  # appends waiting for the next group commit
 
     @classmethod
     def in_store_file(cls, store: SharedStore, *, busy_timeout_s: float = 30.0) -> SqliteInbox:
@@ -151,25 +177,40 @@ class SqliteInbox:
             return 0
         if self._joined_writer() is not None:
             raise LogError("append inside store.transaction() would wait for that transaction")
-        rows = [
-            (r.key, r.kind, r.device_id, dumps(r.payload), _to_us(r.received_at)) for r in records
-        ]
+        job = _Append(
+            [(r.key, r.kind, r.device_id, dumps(r.payload), _to_us(r.received_at)) for r in records]
+        )
+        with self._queue_lock:
+            self._queue.append(job)
         with self._write_lock:
-            writer = self._open_writer()
-            writer.execute("BEGIN IMMEDIATE")
-            try:
-                before = writer.total_changes
-                writer.executemany(
-                    "INSERT INTO inbox (key, kind, device_id, payload, received_at_us)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                    rows,
-                )
-                added = writer.total_changes - before
-            except BaseException:
-                writer.execute("ROLLBACK")
-                raise
-            writer.execute("COMMIT")  # synchronous=FULL: on disk when this returns
-        return added
+            if not job.done:  # nobody committed it while this thread waited: lead
+                with self._queue_lock:
+                    jobs, self._queue = self._queue, []
+                self._commit(jobs)
+        if job.error is not None:
+            raise LogError(f"the inbox could not store the records: {job.error}") from job.error
+        return job.added
+
+    def _commit(self, jobs: list[_Append]) -> None:
+        """One transaction, one fsync, for every append queued (group commit)."""
+        try:
+            with self._transaction() as writer:
+                for job in jobs:
+                    before = writer.total_changes
+                    writer.executemany(
+                        "INSERT INTO inbox (key, kind, device_id, payload, received_at_us)"
+                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                        job.rows,
+                    )
+                    job.added = writer.total_changes - before
+        except BaseException as error:  # every queued append fails: none is acknowledged
+            for job in jobs:
+                job.error = error
+            if not isinstance(error, Exception):
+                raise  # KeyboardInterrupt and the like stop the leader too
+        finally:
+            for job in jobs:
+                job.done = True
 
     def pending(self, limit: int) -> list[InboxRecord]:
         if limit < 1:
@@ -184,7 +225,8 @@ class SqliteInbox:
                 )
                 .fetchall()
             )
-        return [_record(row) for row in rows]
+        instants: dict[int, datetime] = {}  # a request's records share their received_at
+        return [_record(row, instants) for row in rows]
 
     def mark_done(self, seqs: Sequence[int]) -> None:
         if not seqs:
@@ -195,15 +237,8 @@ class SqliteInbox:
         if joined is not None:
             joined.executemany(sql, ranges)  # commits (or rolls back) with the store
             return
-        with self._write_lock:
-            writer = self._open_writer()
-            writer.execute("BEGIN IMMEDIATE")
-            try:
-                writer.executemany(sql, ranges)
-            except BaseException:
-                writer.execute("ROLLBACK")
-                raise
-            writer.execute("COMMIT")
+        with self._write_lock, self._transaction() as writer:
+            writer.executemany(sql, ranges)
 
     def count_pending(self) -> int:
         with self._read_lock:
@@ -213,13 +248,37 @@ class SqliteInbox:
     def prune(self, before: datetime) -> int:
         if self._joined_writer() is not None:
             raise LogError("prune inside store.transaction() would wait for that transaction")
-        with self._write_lock:
-            cursor = self._open_writer().execute(
+        with self._write_lock, self._transaction() as writer:
+            cursor = writer.execute(
                 "DELETE FROM inbox WHERE done = 1 AND received_at_us < ?", (_to_us(before),)
             )
             return cursor.rowcount
 
+    def device_scope(self) -> DeviceScope:
+        return ALL_DEVICES  # one inbox, one monitor: every device
+
     # -- helpers -------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, committed (and fsync'd) when the block ends.
+
+        Sharing the store's file, it is the store's transaction on the store's writer: the
+        monitor's commits and these appends then queue on one lock in this process, instead
+        of two connections meeting SQLite's busy handler, which sleeps and retries.
+        """
+        if self._store is not None:
+            with self._store.transaction():
+                yield self._store.write_connection()
+            return
+        writer = self._open_writer()
+        writer.execute("BEGIN IMMEDIATE")
+        try:
+            yield writer
+        except BaseException:
+            writer.execute("ROLLBACK")
+            raise
+        writer.execute("COMMIT")  # synchronous=FULL: on disk when this returns
 
     def _joined_writer(self) -> sqlite3.Connection | None:
         """The store's writer if this thread is inside a store transaction on our file."""
@@ -241,20 +300,16 @@ class SqliteInbox:
         return self._reader
 
 
-def _record(row: tuple[int, str, str, str, str, int]) -> InboxRecord:
+def _record(row: tuple[int, str, str, str, str, int], instants: dict[int, datetime]) -> InboxRecord:
     seq, key, kind, device_id, payload, received_us = row
     try:
         body = loads(payload)
     except PayloadError:
         body = {}  # the monitor refuses it by name instead of stalling on it
-    return InboxRecord(
-        seq=seq,
-        key=key,
-        kind=_kind(kind),
-        device_id=device_id,
-        payload=body,
-        received_at=_from_us(received_us),
-    )
+    received_at = instants.get(received_us)
+    if received_at is None:
+        received_at = instants[received_us] = _from_us(received_us)
+    return InboxRecord(seq, key, _kind(kind), device_id, body, received_at)
 
 
 def _kind(text: str) -> RecordKind:

@@ -16,13 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tagwatch.log.contract import Log
+from tagwatch.log.nats import NatsLog, NatsLogSettings
 from tagwatch.log.sqlite import SqliteInbox
 from tagwatch.service.alerts import AlertService
+from tagwatch.service.audit import AuditTrail
 from tagwatch.service.bus import Bus
 from tagwatch.service.clock import Clock, SystemClock
 from tagwatch.service.config import Config
 from tagwatch.service.ingest import Ingest, UnknownDevices
 from tagwatch.service.monitor import Monitor
+from tagwatch.service.retention import Retention
 from tagwatch.store import SecretHasher, SqliteStore, Store, create_store
 
 SQLITE = "sqlite:///"
@@ -38,6 +41,8 @@ class Services:
     ingest: Ingest
     monitor: Monitor
     alerts: AlertService
+    audit: AuditTrail
+    retention: Retention
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -45,6 +50,7 @@ class Services:
         """Run the monitor in a background thread (once; not if config.run_monitor is off)."""
         if self._thread is not None or not self.config.run_monitor:
             return
+        self.retention.start()  # purges where the monitor runs: one process, not every API
         self._stop.clear()
         self._thread = threading.Thread(
             target=self.monitor.run_forever, args=(self._stop,), name="monitor", daemon=True
@@ -58,6 +64,7 @@ class Services:
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop the monitor thread after its current step."""
         self._stop.set()
+        self.retention.stop()
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
@@ -90,7 +97,12 @@ def bootstrap(
         store.close()
         raise
     bus = Bus()
-    return Services(
+    audit = AuditTrail(store, clock)
+    if isinstance(log, NatsLog):  # the live feed crosses processes with the log
+        if config.run_monitor:
+            bus.forward = log.forward_feed
+        log.relay_feed(bus.deliver_local)
+    services = Services(
         config=config,
         clock=clock,
         store=store,
@@ -99,14 +111,30 @@ def bootstrap(
         ingest=Ingest(store, log, clock, unknown=UnknownDevices(limit=config.unknown_devices_kept)),
         monitor=Monitor(store, log, bus, clock, config.monitor),
         alerts=AlertService(store, bus, clock),
+        audit=audit,
+        retention=Retention(store, audit, clock, config.retention),
     )
+    if config.run_monitor:  # records appended here wake this process's monitor at once
+        services.ingest.on_appended = services.monitor.notify_appended
+    return services
 
 
 def _open_log(config: Config, store: Store) -> Log:
     url = config.effective_log_url
+    if config.distributed_log:
+        consume = config.partitions if config.run_monitor else ()
+        if config.run_monitor and not consume:
+            raise ValueError("a monitor on a NATS log needs its partitions (TAGWATCH_PARTITIONS)")
+        nats_log = NatsLog(NatsLogSettings.from_url(url, consume=consume))
+        nats_log.open()
+        return nats_log
+    if url.startswith(("postgresql://", "postgres://")) and not config.log_url:
+        # A PostgreSQL store without TAGWATCH_LOG: the embedded inbox in a file of its own
+        # (TAGWATCH_DB); its marks follow the store's commit, and replays are idempotent.
+        url = f"{SQLITE}{config.db_path}"
     if not url.startswith(SQLITE):
         scheme = url.split(":", 1)[0]
-        raise ValueError(f"no log for {scheme!r} URLs yet (expected sqlite:///path)")
+        raise ValueError(f"no log for {scheme!r} URLs (expected sqlite:///path or nats://...)")
     path = Path(url.removeprefix(SQLITE))
     if isinstance(store, SqliteStore) and store.path.resolve() == path.resolve():
         log = SqliteInbox.in_store_file(store)  # marks commit with the monitor's batch

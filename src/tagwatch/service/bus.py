@@ -14,6 +14,10 @@ Messages are JSON-ready dicts (instants as ISO 8601 strings, enums as their valu
 - `{"type": "gap", "dropped": n}`: this subscriber was too slow and lost the n oldest
   messages; a client should reload what it shows (the alert list, positions).
 
+Across processes (a monitor process and the API processes of a scale-out deployment) the
+feed travels over NATS: the monitor's bus `forward`s what it publishes, and the API's
+bus `deliver_local`s what arrives (tagwatch.log.nats.NatsFeed), still best effort.
+
 Each subscriber has a bounded queue; publishing never waits for a slow subscriber, it
 drops that subscriber's oldest message and counts it. Delivery is best effort and
 in-process: the store is the record, the feed only says "look again".
@@ -26,7 +30,7 @@ import contextlib
 import math
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import Enum
 from types import TracebackType
@@ -46,6 +50,8 @@ class Bus:
         if queue_size < 1:
             raise ValueError("a subscriber queue holds at least one message")
         self._queue_size = queue_size
+        # Also hand every published batch to other processes (never blocks; set once).
+        self.forward: Callable[[list[Message]], None] | None = None
         self._subscribers: set[Subscription] = set()
         self._lock = threading.Lock()
         self.published = 0
@@ -56,6 +62,12 @@ class Bus:
     def publish_many(self, messages: Iterable[Message]) -> None:
         """Deliver to every subscriber (thread-safe; one wake-up per subscriber)."""
         batch = list(messages)
+        if batch and self.forward is not None:
+            self.forward(batch)
+        self.deliver_local(batch)
+
+    def deliver_local(self, batch: list[Message]) -> None:
+        """Deliver to this process's subscribers only (what another process published)."""
         if not batch:
             return
         with self._lock:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from tagwatch.domain.positions import DeviceEvent, Fix
-from tagwatch.log.codec import event_record, fix_record
+from tagwatch.log.codec import event_record, stamped_fix_records
 from tagwatch.log.contract import Log, NewRecord
 from tagwatch.protocols.osmand import OsmAndReport
 from tagwatch.service.clock import Clock
@@ -31,6 +31,9 @@ from tagwatch.store.contract import UnitOfWork
 
 MAX_UNKNOWN_KEPT = 1000
 MAX_DEVICE_ID_SHOWN = 128
+
+
+DeviceBatch = tuple[str, Sequence[Fix], Sequence[DeviceEvent]]  # device id, its records
 
 
 class UnknownDevice(LookupError):  # noqa: N818 - the name the API promises
@@ -108,6 +111,8 @@ class Ingest:
         self._log = log
         self._clock = clock
         self.unknown = unknown if unknown is not None else UnknownDevices()
+        # Called after records were appended (the in-process monitor's wake-up).
+        self.on_appended: Callable[[], None] | None = None
 
     def accept_osmand(self, report: OsmAndReport) -> None:
         """One decoded OsmAnd request: its fix (if any) and its events."""
@@ -125,7 +130,26 @@ class Ingest:
         now = self._clock.now()
         self.check_device(device_id, now)
         check_records(device_id, fixes, events)
-        return self._log.append(stamp(fixes, events, now))
+        return self._appended(self._log.append(stamp(fixes, events, now)))
+
+    def accept_admitted(self, batches: Sequence[DeviceBatch]) -> int:
+        """Durably append several devices' records in one log append (a gateway's group commit).
+
+        For gateways that admit a device once per connection with `check_device` (the
+        Teltonika login), so one refused device cannot fail the others' records here.
+        Returns how many records were new to the log; ValueError as `accept_batch`.
+        """
+        now = self._clock.now()
+        records: list[NewRecord] = []
+        for device_id, fixes, events in batches:
+            check_records(device_id, fixes, events)
+            records += stamp(fixes, events, now)
+        return self._appended(self._log.append(records)) if records else 0
+
+    def _appended(self, added: int) -> int:
+        if added and self.on_appended is not None:
+            self.on_appended()
+        return added
 
     def check_device(self, device_id: str, now: datetime) -> None:
         if self._store.devices.get_device(device_id) is None:
@@ -148,13 +172,7 @@ def stamp(
     fixes: Sequence[Fix], events: Sequence[DeviceEvent], received_at: datetime
 ) -> list[NewRecord]:
     """Log records, with `received_at` set where the decoder did not (no-comms needs it)."""
-    records = [
-        fix_record(
-            fix if fix.received_at is not None else replace(fix, received_at=received_at),
-            received_at=received_at,
-        )
-        for fix in fixes
-    ]
+    records = stamped_fix_records(fixes, received_at)
     records += [
         event_record(
             event if event.received_at is not None else replace(event, received_at=received_at),

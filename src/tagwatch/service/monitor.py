@@ -52,10 +52,10 @@ from tagwatch.domain.episodes import (
 )
 from tagwatch.domain.people import RiskLevel
 from tagwatch.domain.positions import DeviceEvent, Fix
-from tagwatch.domain.rules import RuleBook
+from tagwatch.domain.rules import RuleBook, SubjectRules
 from tagwatch.engine import CompiledRules, EngineState, compile_rules, evaluate
 from tagwatch.log.codec import PayloadError, decode_record
-from tagwatch.log.contract import InboxRecord, Log
+from tagwatch.log.contract import DeviceScope, InboxRecord, Log
 from tagwatch.service.alerts import MonitorAlerts, continued
 from tagwatch.service.bus import (
     Bus,
@@ -72,6 +72,7 @@ from tagwatch.store.records import Alert
 logger = logging.getLogger(__name__)
 
 DEVICES_PER_QUERY = 500
+GATHER_S = 0.05  # after a wake-up by notify_appended, before stepping
 FUTURE_SLACK = timedelta(days=1)  # a rebuild also replays fixes a wrong device clock dated ahead
 HEALTH_RULES = tuple(rule for rule in RuleKind if rule not in LOCATION_RULES)
 CLOSED_UNMONITORED = "closed by the monitor: its requirement or assignment is no longer in force"
@@ -121,7 +122,9 @@ class Monitor:
         self.settings = settings if settings is not None else MonitorSettings()
         self._step_lock = threading.Lock()
         self._reload = threading.Event()
+        self._appended = threading.Event()
         self._book: RuleBook | None = None
+        self._scope: DeviceScope | None = None  # the devices judged (a partitioned log's)
         self._rules: CompiledRules | None = None
         self._state: EngineState | None = None
         self._subject_of: dict[str, str] = {}
@@ -164,7 +167,20 @@ class Monitor:
                 stop.wait(max(interval, 1.0))
                 continue
             if handled < self.settings.batch_size:
-                stop.wait(interval)
+                self._pause(stop, interval)
+
+    def notify_appended(self) -> None:
+        """Records were appended in this process: step soon, not after the whole pause.
+
+        Thread-safe; bootstrap gives it to Ingest. Without it a breach waits for the pause
+        to end (up to `interval_s`) before the engine sees it.
+        """
+        self._appended.set()
+
+    def _pause(self, stop: threading.Event, interval: float) -> None:
+        if self._appended.wait(interval) and not stop.is_set():
+            stop.wait(GATHER_S)  # let a burst of requests land, to judge it in one step
+        self._appended.clear()
 
     def run_once(self, now: datetime | None = None) -> int:
         """One step at `now` (the clock's if None); returns how many log records it took."""
@@ -172,6 +188,8 @@ class Monitor:
             now = now if now is not None else self._clock.now()
             rules, state = self._current_rules(now)
             records = self._log.pending(self.settings.batch_size)
+            if records and self._log.device_scope() != self._scope:
+                return 0  # partitions moved meanwhile: rebuild first, at the next step
             fixes, events, refused = _decode(records)
             new_state, engine_events = evaluate(rules, state, fixes, events, now)
             seqs = [record.seq for record in records]
@@ -264,24 +282,33 @@ class Monitor:
 
     def _current_rules(self, now: datetime) -> tuple[CompiledRules, EngineState]:
         due = time.monotonic() - self._rules_checked >= self.settings.rules_check_s
-        if self._rules is None or self._reload.is_set() or due:
+        moved = self._scope is not None and self._log.device_scope() != self._scope
+        if self._rules is None or self._reload.is_set() or due or moved:
             self._reload.clear()
             self._rules_checked = time.monotonic()
             book = self._store.rule_book(now, settings=self.settings.engine)
-            if book != self._book or self._rules is None:
-                self._rebuild(book, now)
+            scope = self._log.device_scope()
+            if book != self._book or self._rules is None or scope != self._scope:
+                self._rebuild(book, scope, now)
         if self._rules is None or self._state is None:
             raise AssertionError("the monitor has no rules after a rebuild")
         return self._rules, self._state
 
-    def _rebuild(self, book: RuleBook, now: datetime) -> None:
+    def _rebuild(self, book: RuleBook, scope: DeviceScope, now: datetime) -> None:
+        """Compile the rules of the devices in scope and replay their stored window.
+
+        With a partitioned log each monitor process judges only the devices of the
+        partitions it owns; a move of partitions (a takeover) rebuilds the same way a
+        restart does, so the results match an uninterrupted run.
+        """
         started = time.monotonic()
-        rules = compile_rules(book)
+        rules = compile_rules(_within(book, scope))
         state = EngineState.empty(rules)
         for fixes, events in self._stored_window(rules, now):
             state, _ = evaluate(rules, state, fixes, events, now)
-        aliases, touched = self._reconcile(rules, state, now)
+        aliases, touched = self._reconcile(rules, state, scope, now)
         self._book, self._rules, self._state, self._aliases = book, rules, state, aliases
+        self._scope = scope
         self._subject_of = dict(zip(rules.device_ids, rules.device_subject, strict=True))
         took = time.monotonic() - started
         with self._stats_lock:
@@ -325,7 +352,7 @@ class Monitor:
             start = end + timedelta(microseconds=1)
 
     def _reconcile(
-        self, rules: CompiledRules, state: EngineState, now: datetime
+        self, rules: CompiledRules, state: EngineState, scope: DeviceScope, now: datetime
     ) -> tuple[dict[str, Episode], list[Alert]]:
         """Bring the store's open episodes and the rebuilt engine's episodes together.
 
@@ -342,7 +369,8 @@ class Monitor:
             writer = MonitorAlerts(tx, now, _risk_lookup(tx))
             stored_open: dict[EpisodeKey, list[Episode]] = defaultdict(list)
             for episode in tx.episodes.open_episodes():
-                stored_open[_key(episode)].append(episode)
+                if scope.owns(episode.device_id):  # another partition's are not ours
+                    stored_open[_key(episode)].append(episode)
             matched: set[str] = set()
             for episode in sorted(state.all_episodes(), key=lambda e: (e.start, e.id)):
                 stored = tx.episodes.get_episode(episode.id)
@@ -381,6 +409,18 @@ class Monitor:
         state = self._state
         published = {episode.id for episode in state.all_episodes()} if state else set()
         self._aliases = {k: v for k, v in self._aliases.items() if k in published}
+
+
+def _within(book: RuleBook, scope: DeviceScope) -> RuleBook:
+    """The rule book cut to the devices in scope (all of it for an unpartitioned log)."""
+    if scope.partitions is None:
+        return book
+    subjects: list[SubjectRules] = []
+    for rules in book.subjects:
+        devices = tuple(device for device in rules.device_ids if scope.owns(device))
+        if devices:
+            subjects.append(replace(rules, device_ids=devices))
+    return replace(book, subjects=tuple(subjects))
 
 
 def _event(
