@@ -19,12 +19,14 @@ from tagwatch.service.bootstrap import Services, bootstrap
 from tagwatch.service.clock import FixedClock
 from tagwatch.service.config import Config
 from tagwatch.store import SecretHasher
-from tagwatch.store.records import UserRole
+from tagwatch.store.records import DEFAULT_ORGANISATION_ID, UserRole
 
 # A Thursday evening in November, in UTC; Europe/London is on GMT then.
 T0 = datetime(2026, 11, 5, 20, 0, tzinfo=UTC)
 ST_ALBANS = (-0.336, 51.752)  # lon, lat
 PASSWORD = "correct horse battery"  # noqa: S105 - a test user's
+# The stated purpose a trail, export or proximity search needs (query parameters).
+PURPOSE = {"purpose_code": "investigation", "purpose": "burglary 12/345, Hitchin"}
 _names = itertools.count(1)
 
 
@@ -75,9 +77,18 @@ def need_frames() -> Path:
     return path
 
 
-def sign_in(api: TestClient, services: Services, role: UserRole) -> dict[str, str]:
+def sign_in(
+    api: TestClient,
+    services: Services,
+    role: UserRole,
+    organisation_id: str = DEFAULT_ORGANISATION_ID,
+) -> dict[str, str]:
+    """A new user of `role` in the organisation (default: the administrators, who see
+    every subject), signed in: their Authorization header."""
     username = f"{role.value}-{next(_names)}"
-    services.store.users.create_user(username, PASSWORD, role, now=T0)
+    services.store.users.create_user(
+        username, PASSWORD, role, now=T0, organisation_id=organisation_id
+    )
     answer = api.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD})
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
@@ -135,3 +146,49 @@ def circle_zone(
         "geometry": {"type": "Point", "coordinates": list(centre), "radius_m": radius_m},
         "properties": {"subject_id": subject_id, "kind": kind, "name": "victim's home"},
     }
+
+
+def seed_alert(
+    stack: Stack,
+    api: TestClient | None = None,
+    admin: dict[str, str] | None = None,
+    *,
+    subject_id: str = "subject-1",
+    device_id: str = "tag-1",
+    minutes: int = 0,
+) -> str:
+    """An open exclusion episode and its new alert for the subject, written straight into
+    the store (as the monitor would); with `api`/`admin`, the tagged subject is made first."""
+    from tagwatch.domain.episodes import Episode, RuleKind, episode_id
+    from tagwatch.store.records import AlertDraft, AlertSeverity
+
+    if api is not None and admin is not None:
+        add_tagged_subject(api, admin, subject_id, device_id)
+    start = T0 - timedelta(hours=1) + timedelta(minutes=minutes)
+    episode = Episode(
+        id=episode_id(device_id, RuleKind.EXCLUSION, "zone-1", start),
+        device_id=device_id,
+        subject_id=subject_id,
+        rule=RuleKind.EXCLUSION,
+        requirement_id="zone-1",
+        start=start,
+        end=None,
+        confirmed_at=start,
+        deepest_penetration_m=12.0,
+        confidence=0.9,
+        evidence=(start,),
+    )
+    with stack.services.store.transaction() as tx:
+        tx.episodes.upsert_episodes([episode])
+        draft = AlertDraft(
+            episode.id,
+            subject_id,
+            device_id,
+            episode.rule,
+            "zone-1",
+            AlertSeverity.HIGH,
+            start,
+            start,
+            False,
+        )
+        return tx.alerts.upsert_alert_for_episode(draft, now=start).alert.id

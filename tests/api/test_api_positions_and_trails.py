@@ -9,7 +9,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
-from apikit import T0, add_tagged_subject
+from apikit import PURPOSE, T0, add_tagged_subject
 from fastapi.testclient import TestClient
 
 from tagwatch.domain.positions import Fix
@@ -36,14 +36,19 @@ def trail(api: TestClient, admin: dict[str, str], stack: Any) -> list[Fix]:
 
 
 def _get(api: TestClient, headers: dict[str, str], **params: Any) -> Any:
-    query = {"start": T0.isoformat(), "end": (T0 + timedelta(hours=1)).isoformat(), **params}
+    query = {
+        "start": T0.isoformat(),
+        "end": (T0 + timedelta(hours=1)).isoformat(),
+        **PURPOSE,
+        **params,
+    }
     return api.get("/api/v1/subjects/s-1/trail", params=query, headers=headers)
 
 
 def test_a_trail_as_geojson_has_a_point_per_fix_and_a_line(
-    api: TestClient, viewer: dict[str, str], trail: list[Fix]
+    api: TestClient, operator: dict[str, str], trail: list[Fix]
 ) -> None:
-    answer = _get(api, viewer)
+    answer = _get(api, operator)
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/geo+json"
     body = answer.json()
@@ -70,9 +75,9 @@ def test_a_trail_as_geojson_has_a_point_per_fix_and_a_line(
 
 
 def test_a_trail_as_gpx_has_the_valid_fixes_with_their_accuracy(
-    api: TestClient, viewer: dict[str, str], trail: list[Fix]
+    api: TestClient, operator: dict[str, str], trail: list[Fix]
 ) -> None:
-    answer = _get(api, viewer, format="gpx")
+    answer = _get(api, operator, format="gpx")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/gpx+xml")
     assert 'filename="trail-s-1.gpx"' in answer.headers["content-disposition"]
@@ -96,9 +101,9 @@ def test_a_trail_as_gpx_has_the_valid_fixes_with_their_accuracy(
 
 
 def test_a_trail_as_csv_has_every_fix(
-    api: TestClient, viewer: dict[str, str], trail: list[Fix]
+    api: TestClient, operator: dict[str, str], trail: list[Fix]
 ) -> None:
-    answer = _get(api, viewer, format="csv")
+    answer = _get(api, operator, format="csv")
     assert answer.headers["content-type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(answer.text)))
     assert tuple(rows[0]) == CSV_COLUMNS
@@ -116,11 +121,11 @@ def test_a_trail_as_csv_has_every_fix(
 
 
 def test_a_trail_range_is_inclusive_and_can_skip_invalid_fixes(
-    api: TestClient, viewer: dict[str, str], trail: list[Fix]
+    api: TestClient, operator: dict[str, str], trail: list[Fix]
 ) -> None:
     answer = _get(
         api,
-        viewer,
+        operator,
         start=(T0 + timedelta(minutes=2)).isoformat(),
         end=(T0 + timedelta(minutes=4)).isoformat(),
         valid_only="true",
@@ -141,16 +146,16 @@ def test_a_trail_range_is_inclusive_and_can_skip_invalid_fixes(
     ],
 )
 def test_a_bad_trail_request_is_4xx(
-    api: TestClient, viewer: dict[str, str], trail: list[Fix], params: dict[str, str], status: int
+    api: TestClient, operator: dict[str, str], trail: list[Fix], params: dict[str, str], status: int
 ) -> None:
-    assert _get(api, viewer, **params).status_code == status
+    assert _get(api, operator, **params).status_code == status
 
 
-def test_the_trail_of_an_unknown_subject_is_404(api: TestClient, viewer: dict[str, str]) -> None:
+def test_the_trail_of_an_unknown_subject_is_404(api: TestClient, operator: dict[str, str]) -> None:
     answer = api.get(
         "/api/v1/subjects/nobody/trail",
-        params={"start": T0.isoformat(), "end": T0.isoformat()},
-        headers=viewer,
+        params={"start": T0.isoformat(), "end": T0.isoformat(), **PURPOSE},
+        headers=operator,
     )
     assert answer.status_code == 404
 
@@ -172,3 +177,28 @@ def test_latest_positions_are_geojson_with_the_subject(
     assert (
         api.get("/api/v1/positions", params={"subject_id": "x"}, headers=viewer).status_code == 404
     )
+
+
+def test_a_trail_needs_a_stated_purpose(
+    api: TestClient, operator: dict[str, str], trail: list[Fix]
+) -> None:
+    query = {"start": T0.isoformat(), "end": (T0 + timedelta(hours=1)).isoformat()}
+    answer = api.get("/api/v1/subjects/s-1/trail", params=query, headers=operator)
+    assert answer.status_code == 422
+    assert "purpose_code" in answer.json()["detail"]
+    text_only = {**query, "purpose": "case 12/345"}
+    assert (
+        api.get("/api/v1/subjects/s-1/trail", params=text_only, headers=operator).status_code == 422
+    )
+    unknown_code = {**query, **PURPOSE, "purpose_code": "curiosity"}
+    answer = api.get("/api/v1/subjects/s-1/trail", params=unknown_code, headers=operator)
+    assert answer.status_code == 422
+
+
+def test_viewers_see_live_positions_but_not_trails(
+    api: TestClient, viewer: dict[str, str], trail: list[Fix]
+) -> None:
+    assert api.get("/api/v1/positions", headers=viewer).status_code == 200
+    answer = _get(api, viewer)
+    assert answer.status_code == 403
+    assert "viewer" in answer.json()["detail"]

@@ -71,6 +71,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
         "TAGWATCH_DB": str(tmp_path / "tagwatch.db"),
         "TAGWATCH_RULES_CHECK_S": "0.5",
         "TAGWATCH_MONITOR_INTERVAL_S": "0.1",
+        "TAGWATCH_TELTONIKA_PORT": "0",  # no gateway on the shared default port 5027
+        "TAGWATCH_MQTT_URL": "",
     }
     env.pop("TAGWATCH_STORE", None)
     env.pop("TAGWATCH_LOG", None)

@@ -168,7 +168,13 @@ def _stored(server: Server, first: int, last: int) -> Counter[int]:
     with _admin(server) as api:
         answer = api.get(
             "/api/v1/subjects/s-1/trail",
-            params={"start": _iso(first), "end": _iso(last), "format": "geojson"},
+            params={
+                "start": _iso(first),
+                "end": _iso(last),
+                "format": "geojson",
+                "purpose_code": "audit_review",
+                "purpose": "kill -9 test: every acknowledged fix stored once",
+            },
         )
     assert answer.status_code == 200, answer.text
     features: list[dict[str, Any]] = answer.json()["features"]
@@ -218,6 +224,11 @@ def test_kill_9_during_ingest_loses_no_acknowledged_fix(tmp_path: Path) -> None:
         **os.environ,
         "TAGWATCH_DB": str(tmp_path / "tagwatch.db"),
         "TAGWATCH_MONITOR_INTERVAL_S": "0.1",
+        "TAGWATCH_TELTONIKA_PORT": "0",  # no gateway on the shared default port 5027
+        "TAGWATCH_MQTT_URL": "",
+        # The senders report far faster than a real tag: no per-device rate limit here.
+        "TAGWATCH_DEVICE_RATE_PER_S": "1000000",
+        "TAGWATCH_DEVICE_BURST": "1000000",
     }
     env.pop("TAGWATCH_STORE", None)
     env.pop("TAGWATCH_LOG", None)

@@ -12,24 +12,30 @@ from fastapi import APIRouter, Depends, FastAPI
 from tagwatch.api.context import ApiContext, Services
 from tagwatch.api.deps import current_user
 from tagwatch.api.errors import install_error_handlers
-from tagwatch.api.middleware import CountRequests, LimitBody
+from tagwatch.api.middleware import ApiSecurityHeaders, CountRequests, LimitBody
 from tagwatch.api.routes import (
     alerts,
     appointments,
     assignments,
+    audit,
     auth,
     curfews,
     devices,
     health,
+    holds,
     ingest,
     orders,
+    organisations,
     positions,
+    preview,
     stream,
     subjects,
     users,
     zones,
 )
+from tagwatch.api.schemas.problems import ERROR_RESPONSES
 from tagwatch.api.settings import ApiSettings
+from tagwatch.api.web import install_dashboard
 
 API_PREFIX = "/api/v1"
 
@@ -77,11 +83,18 @@ def create_app(
     ):
         signed_in.include_router(module.router)
     signed_in.include_router(devices.unknown)
+    signed_in.include_router(organisations.router)  # organisations and sharing grants
+    signed_in.include_router(organisations.grants)
+    signed_in.include_router(preview.router)  # zone preview: the engine over a trail
+    signed_in.include_router(audit.router)  # auditors: search, export, verify the log
+    signed_in.include_router(holds.router)  # legal holds: evidence kept through retention
 
-    app.include_router(open_routes)
-    app.include_router(signed_in)
+    app.include_router(open_routes, responses=ERROR_RESPONSES)  # documented for every route
+    app.include_router(signed_in, responses=ERROR_RESPONSES)
     app.include_router(health.metrics_router)
+    install_dashboard(app)  # the static dashboard at /app, with its security headers
 
     app.add_middleware(LimitBody, max_bytes=context.settings.max_body_bytes)
+    app.add_middleware(ApiSecurityHeaders, prefix=API_PREFIX)
     app.add_middleware(CountRequests, metrics=context.metrics, name="api", strip_prefix=API_PREFIX)
     return app

@@ -53,6 +53,13 @@ def serve_command(
     osmand_port: Annotated[
         int | None, typer.Option(help="OsmAnd listener port (default 5055).", min=0)
     ] = None,
+    teltonika_host: Annotated[
+        str | None,
+        typer.Option(help="Teltonika gateway address (default 127.0.0.1; 0.0.0.0 for devices)."),
+    ] = None,
+    teltonika_port: Annotated[
+        int | None, typer.Option(help="Teltonika gateway TCP port (default 5027; 0: off).", min=0)
+    ] = None,
     db: DbOption = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
@@ -64,6 +71,8 @@ def serve_command(
         port=settings.port if port is None else port,
         osmand_host=settings.osmand_host if osmand_host is None else osmand_host,
         osmand_port=settings.osmand_port if osmand_port is None else osmand_port,
+        teltonika_host=settings.teltonika_host if teltonika_host is None else teltonika_host,
+        teltonika_port=settings.teltonika_port if teltonika_port is None else teltonika_port,
     )
     raise typer.Exit(serve(_config(db), settings, ServeOptions(log_level=log_level)))
 
@@ -75,8 +84,16 @@ user_app = typer.Typer(help="People who sign in.", no_args_is_help=True)
 def user_add_command(
     username: Annotated[str, typer.Argument(help="The name to sign in with.")],
     role: Annotated[
-        UserRole, typer.Option(help="viewer reads; operator works alerts; admin manages.")
-    ] = UserRole.VIEWER,
+        str,
+        typer.Option(
+            help="admin, monitoring_operator (or operator), police_officer, probation_officer,"
+            " auditor or viewer (README: who can see what)."
+        ),
+    ] = UserRole.VIEWER.value,
+    organisation: Annotated[
+        str | None,
+        typer.Option(help="Their organisation's id (default: the administrators, 'default')."),
+    ] = None,
     password: Annotated[
         str | None,
         typer.Option(help="The password (asked for, hidden, if not given).", show_default=False),
@@ -89,13 +106,13 @@ def user_add_command(
     store = _store(db)
     try:
         admin = AdminService(store, SystemClock())
-        user = admin.create_user(username, password, role)
-    except (ConflictError, ValueError) as error:
+        user = admin.create_user(username, password, UserRole(role), organisation_id=organisation)
+    except (ConflictError, MissingReferenceError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     finally:
         store.close()
-    typer.echo(f"added {user.username} ({user.role.value})")
+    typer.echo(f"added {user.username} ({user.role.value}) to {user.organisation_id}")
 
 
 class ImportKind(StrEnum):

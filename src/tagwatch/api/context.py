@@ -15,14 +15,15 @@ from typing import Protocol
 from tagwatch.api.metrics import Gauges, Metrics
 from tagwatch.api.settings import ApiSettings
 from tagwatch.log.contract import Log
-from tagwatch.service.admin import AdminService
 from tagwatch.service.alerts import AlertService
+from tagwatch.service.audit import AuditTrail
 from tagwatch.service.auth import AuthService, DeviceSecrets, TokenSigner
 from tagwatch.service.bus import Bus
 from tagwatch.service.clock import Clock
 from tagwatch.service.ingest import Ingest
 from tagwatch.service.monitor import Monitor
-from tagwatch.service.queries import Queries
+from tagwatch.service.queries import count_alerts
+from tagwatch.service.ratelimit import TokenBuckets
 from tagwatch.store.contract import Store
 from tagwatch.store.records import AlertState
 
@@ -42,6 +43,8 @@ class Services(Protocol):
     def monitor(self) -> Monitor: ...
     @property
     def clock(self) -> Clock: ...
+    @property
+    def audit(self) -> AuditTrail: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +53,6 @@ class ApiContext:
     settings: ApiSettings
     auth: AuthService
     device_secrets: DeviceSecrets
-    admin: AdminService
-    queries: Queries
     metrics: Metrics = field(default_factory=Metrics)
     # Set when the process is shutting down: live streams end so the servers can stop.
     closing: threading.Event = field(default_factory=threading.Event)
@@ -60,21 +61,19 @@ class ApiContext:
     def build(cls, services: Services, settings: ApiSettings | None = None) -> ApiContext:
         settings = settings if settings is not None else ApiSettings()
         store = services.store
-        device_secrets = DeviceSecrets(store.devices, cache_ttl_s=settings.device_cache_ttl_s)
+        device_secrets = DeviceSecrets(
+            store.devices,
+            keys=store.device_keys,
+            clock=services.clock,
+            cache_ttl_s=settings.device_cache_ttl_s,
+            limit=TokenBuckets(rate_per_s=settings.device_rate_per_s, burst=settings.device_burst),
+        )
         signer = TokenSigner(settings.token_key, ttl=settings.token_ttl)
         return cls(
             services=services,
             settings=settings,
-            auth=AuthService(store.users, signer, services.clock),
+            auth=AuthService(store.users, signer, services.clock, sign_ins=store.sign_ins),
             device_secrets=device_secrets,
-            admin=AdminService(
-                store,
-                services.clock,
-                device_secrets=device_secrets,
-                on_rules_changed=services.monitor.notify_rules_changed,
-                on_device_registered=services.ingest.unknown.forget,
-            ),
-            queries=Queries(store),
         )
 
     def gauges(self) -> Gauges:
@@ -84,6 +83,8 @@ class ApiContext:
             pending = None
         return Gauges(
             inbox_pending=pending,
-            alerts_by_state={state.value: self.queries.count_alerts(state) for state in AlertState},
+            alerts_by_state={
+                state.value: count_alerts(self.services.store, state) for state in AlertState
+            },
             unknown_devices=len(self.services.ingest.unknown),
         )

@@ -1,10 +1,16 @@
 """Dependencies of the routes, as `Annotated` aliases: one place says how each is obtained.
 
-People: `CurrentUser` (any signed-in user: viewers read), `RequireOperator` (works
-alerts), `RequireAdmin` (manages users, subjects, devices, orders and requirements);
-`StreamUser` also takes the token from `?access_token=` because a browser's EventSource
-cannot set headers. Devices: `DeviceId` is the device authenticated by its secret (HTTP
-basic `device_id:secret`, or `Authorization: Bearer device_id:secret`).
+People: `CurrentUser` is the signed-in user, `CurrentPrincipal` the same with their
+organisation and client address. `QueriesDep` and `AdminDep` are the service layer bound to
+that principal: they decide what the user may see and do (tagwatch.service.access) and write
+the audit log, so a route cannot forget either. `AuditReader` is a principal who may read
+the audit log. `StreamPrincipal` also takes the token from `?access_token=` because a
+browser's EventSource cannot set headers. `StatedPurpose` is the
+purpose of a trail, export or proximity search: query parameters `purpose_code` and
+`purpose` (the service refuses with 422 when they are missing).
+
+Devices: `DeviceId` is the device authenticated by its secret (HTTP basic
+`device_id:secret`, or `Authorization: Bearer device_id:secret`), rate limited per device.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from fastapi.security import OAuth2PasswordBearer
 
 from tagwatch.api.context import ApiContext, Services
 from tagwatch.api.metrics import Metrics
+from tagwatch.service.access import AccessPolicy, OrgAction, Principal
 from tagwatch.service.admin import AdminService
+from tagwatch.service.audit import Purpose, PurposeCode
 from tagwatch.service.auth import (
     AuthenticationError,
     AuthService,
@@ -47,14 +55,6 @@ def get_services(context: ContextDep) -> Services:
     return context.services
 
 
-def get_queries(context: ContextDep) -> Queries:
-    return context.queries
-
-
-def get_admin(context: ContextDep) -> AdminService:
-    return context.admin
-
-
 def get_auth(context: ContextDep) -> AuthService:
     return context.auth
 
@@ -75,14 +75,18 @@ def get_metrics(context: ContextDep) -> Metrics:
     return context.metrics
 
 
+def client_address(request: Request) -> str | None:
+    """The client's IP address as the server sees it (a proxy in front: its address)."""
+    return request.client.host if request.client is not None else None
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
-QueriesDep = Annotated[Queries, Depends(get_queries)]
-AdminDep = Annotated[AdminService, Depends(get_admin)]
 AuthDep = Annotated[AuthService, Depends(get_auth)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 IngestDep = Annotated[Ingest, Depends(get_ingest)]
 BusDep = Annotated[Bus, Depends(get_bus)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+ClientAddress = Annotated[str | None, Depends(client_address)]
 
 
 # -- people ------------------------------------------------------------------------------
@@ -97,14 +101,62 @@ def current_user(auth: AuthDep, token: Annotated[str | None, Depends(bearer)]) -
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+def current_principal(context: ContextDep, user: CurrentUser, source: ClientAddress) -> Principal:
+    services = context.services
+    return AccessPolicy(services.store, services.clock).principal(user, source)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def _queries(context: ApiContext, principal: Principal) -> Queries:
+    services = context.services
+    return Queries(services.store, services.clock, services.audit, principal)
+
+
+def get_queries(context: ContextDep, principal: CurrentPrincipal) -> Queries:
+    return _queries(context, principal)
+
+
+def get_admin(context: ContextDep, principal: CurrentPrincipal) -> AdminService:
+    services = context.services
+    return AdminService(
+        services.store,
+        services.clock,
+        principal=principal,
+        audit=services.audit,
+        device_secrets=context.device_secrets,
+        on_rules_changed=services.monitor.notify_rules_changed,
+        on_device_registered=services.ingest.unknown.forget,
+        alerts=services.alerts,
+    )
+
+
+QueriesDep = Annotated[Queries, Depends(get_queries)]
+AdminDep = Annotated[AdminService, Depends(get_admin)]
+
+
+def audit_reader(context: ContextDep, principal: CurrentPrincipal) -> Principal:
+    """The principal, if they may search and export the audit log (auditors; admins of an
+    administrator organisation); PermissionDenied otherwise."""
+    services = context.services
+    AccessPolicy(services.store, services.clock).require_org(principal, OrgAction.READ_AUDIT)
+    return principal
+
+
+AuditReader = Annotated[Principal, Depends(audit_reader)]
+
+
 def require_operator(user: CurrentUser) -> User:
-    return require_role(user, UserRole.OPERATOR)
+    return require_role(user, UserRole.MONITORING_OPERATOR)
 
 
 def require_admin(user: CurrentUser) -> User:
     return require_role(user, UserRole.ADMIN)
 
 
+# Coarse role gates for routes outside the subject-scoped service layer; the service layer's
+# own checks (tagwatch.service.access) are what protects subjects' data.
 RequireOperator = Annotated[User, Depends(require_operator)]
 RequireAdmin = Annotated[User, Depends(require_admin)]
 
@@ -123,6 +175,43 @@ def stream_user(
 
 
 StreamUser = Annotated[User, Depends(stream_user)]
+
+
+def stream_principal(context: ContextDep, user: StreamUser, source: ClientAddress) -> Principal:
+    return current_principal(context, user, source)
+
+
+StreamPrincipal = Annotated[Principal, Depends(stream_principal)]
+
+
+def stream_queries(context: ContextDep, principal: StreamPrincipal) -> Queries:
+    return _queries(context, principal)
+
+
+StreamQueries = Annotated[Queries, Depends(stream_queries)]
+
+
+def stated_purpose(
+    purpose_code: Annotated[
+        PurposeCode | None,
+        Query(description="required: why the data is read (a reason code)"),
+    ] = None,
+    purpose: Annotated[
+        str | None,
+        Query(
+            max_length=2000,
+            description="required: why, in words (e.g. a case or incident reference)",
+        ),
+    ] = None,
+) -> Purpose | None:
+    """The stated purpose, or None when it is incomplete (the service then says what is
+    missing: a 422 with the reason codes listed)."""
+    if purpose_code is None or purpose is None or not purpose.strip():
+        return None
+    return Purpose(purpose_code, purpose)
+
+
+StatedPurpose = Annotated[Purpose | None, Depends(stated_purpose)]
 
 
 # -- devices -----------------------------------------------------------------------------
@@ -149,6 +238,7 @@ def authenticated_device(
     context: ContextDep, credentials: Annotated[tuple[str, str], Depends(device_credentials)]
 ) -> str:
     device_id, secret = credentials
+    context.device_secrets.throttle(device_id)
     if not context.device_secrets.check(device_id, secret):
         context.metrics.count_refused("wrong device key")
         raise DeviceAuthError("wrong device id or secret")

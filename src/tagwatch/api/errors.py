@@ -8,6 +8,8 @@
 | AuthenticationError | 401 with `WWW-Authenticate: Bearer` |
 | DeviceAuthError (the batch upload's device credentials) | 401 with `WWW-Authenticate: Basic` |
 | PermissionDenied | 403 |
+| RateLimited (sign-ins), DeviceRateLimited (device reports) | 429 with `Retry-After` |
+| LogError (the log could not durably take records: NATS down, say) | 503 with `Retry-After` |
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from tagwatch.service.auth import AuthenticationError, DeviceAuthError, PermissionDenied
+from tagwatch.log.contract import LogError
+from tagwatch.service.auth import (
+    AuthenticationError,
+    DeviceAuthError,
+    DeviceRateLimited,
+    PermissionDenied,
+)
+from tagwatch.service.ratelimit import RateLimited
 from tagwatch.service.workflow import IllegalTransition
 from tagwatch.store.errors import ConflictError, MissingReferenceError, NotFoundError
 
@@ -44,6 +53,12 @@ async def _unauthenticated(_: Request, error: Exception) -> JSONResponse:
     return _answer(401, str(error) or "not signed in", {"WWW-Authenticate": "Bearer"})
 
 
+async def _rate_limited(_: Request, error: Exception) -> JSONResponse:
+    wait = getattr(error, "retry_after_s", 1.0)
+    reason = error.reason if isinstance(error, DeviceAuthError) else str(error)
+    return _answer(429, reason or "too many requests", {"Retry-After": str(int(wait) + 1)})
+
+
 async def _device_unauthenticated(_: Request, error: Exception) -> JSONResponse:
     reason = error.reason if isinstance(error, DeviceAuthError) else str(error)
     return _answer(401, reason, {"WWW-Authenticate": 'Basic realm="tagwatch devices"'})
@@ -53,7 +68,14 @@ async def _forbidden(_: Request, error: Exception) -> JSONResponse:
     return _answer(403, str(error) or "forbidden")
 
 
+async def _log_unavailable(_: Request, error: Exception) -> JSONResponse:
+    # Nothing was acknowledged, so the device or client still holds the data: retry.
+    message = f"not stored, try again: {error}"
+    return _answer(503, message, {"Retry-After": "5"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(LogError, _log_unavailable)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(IllegalTransition, _conflict)  # before ValueError: a subclass
@@ -62,3 +84,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AuthenticationError, _unauthenticated)
     app.add_exception_handler(DeviceAuthError, _device_unauthenticated)
     app.add_exception_handler(PermissionDenied, _forbidden)
+    app.add_exception_handler(RateLimited, _rate_limited)
+    app.add_exception_handler(DeviceRateLimited, _rate_limited)  # not the 401 of its base

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -22,6 +22,17 @@ class Metrics:
         self._requests: Counter[tuple[str, str, str, str]] = Counter()
         self._ingested: Counter[str] = Counter()
         self._refused: Counter[str] = Counter()
+        self._collectors: dict[str, Callable[[], list[str]]] = {}
+
+    def add_collector(self, name: str, collect: Callable[[], list[str]]) -> None:
+        """More families, written by `collect` at each scrape (e.g. the gateways' metrics)."""
+        with self._lock:
+            self._collectors[name] = collect
+
+    def collected(self) -> list[str]:
+        with self._lock:
+            collectors = list(self._collectors.values())
+        return [line for collect in collectors for line in collect()]
 
     def count_request(self, app: str, method: str, route: str, status: int) -> None:
         with self._lock:
@@ -107,4 +118,5 @@ def exposition(metrics: Metrics, gauges: Gauges) -> str:
         "Distinct devices refused at ingest that an admin may need to register.",
         [("", gauges.unknown_devices)],
     )
+    lines += metrics.collected()
     return "\n".join(lines) + "\n"

@@ -87,3 +87,45 @@ async def _too_large(send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class ApiSecurityHeaders:
+    """Security headers on every API answer (paths under `prefix`, and /metrics).
+
+    API answers are JSON, CSV, GPX or an event stream, never pages to render: a CSP of
+    `default-src 'none'` and `frame-ancestors 'none'` means a browser runs and frames
+    nothing from them, `nosniff` stops it guessing HTML from a CSV cell, and `no-store`
+    keeps positions and names out of shared and browser caches. Headers a route set itself
+    are left alone. The dashboard has its own, with its own CSP (tagwatch.api.web); the
+    Swagger page at /docs loads its scripts from a CDN and is left without a CSP.
+    """
+
+    HEADERS = (
+        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cache-control", b"no-store"),
+        (b"cross-origin-resource-policy", b"same-origin"),
+    )
+
+    def __init__(self, app: ASGIApp, *, prefix: str) -> None:
+        self._app = app
+        self._prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or not (
+            path.startswith(self._prefix + "/") or path == "/metrics"
+        ):
+            await self._app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", ())}
+                extra = [(n, v) for n, v in self.HEADERS if n not in present]
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        await self._app(scope, receive, with_headers)

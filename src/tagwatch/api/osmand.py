@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 from datetime import datetime
 from urllib.parse import parse_qs
 
@@ -35,9 +36,9 @@ from starlette.concurrency import run_in_threadpool
 
 from tagwatch.api.context import ApiContext
 from tagwatch.api.middleware import CountRequests
-from tagwatch.log.sqlite import LogError
+from tagwatch.log.contract import LogError
 from tagwatch.protocols.osmand import OsmAndError, OsmAndReport, decode_json, decode_query
-from tagwatch.service.auth import DeviceAuthError
+from tagwatch.service.auth import DeviceAuthError, DeviceRateLimited
 from tagwatch.service.ingest import UnknownDevice
 from tagwatch.store.errors import StoreError
 
@@ -48,10 +49,11 @@ METHODS = ["GET", "POST"]
 
 
 class Refused(Exception):  # noqa: N818 - a step's verdict, not a failure
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, retry_after_s: float | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.retry_after_s = retry_after_s
 
 
 async def read_body(request: Request) -> bytes:
@@ -100,6 +102,9 @@ def accept(context: ApiContext, report: OsmAndReport, key: str | None) -> None:
         context.device_secrets.authorize(
             report.device_id, key, require_secret=context.settings.osmand_require_key
         )
+    except DeviceRateLimited as refusal:
+        context.metrics.count_refused("rate limited")
+        raise Refused(429, refusal.reason, refusal.retry_after_s) from None
     except DeviceAuthError as refusal:
         context.metrics.count_refused(refusal.reason)
         raise Refused(401, refusal.reason) from None
@@ -129,7 +134,12 @@ def create_osmand_app(context: ApiContext) -> FastAPI:
             return PlainTextResponse(error.reason, status_code=400)
         except Refused as refusal:
             logger.info("OsmAnd report refused (%s): %s", refusal.status, refusal.reason)
-            return PlainTextResponse(refusal.reason, status_code=refusal.status)
+            headers = (
+                {"Retry-After": str(math.ceil(refusal.retry_after_s))}
+                if refusal.retry_after_s is not None
+                else None
+            )
+            return PlainTextResponse(refusal.reason, status_code=refusal.status, headers=headers)
         return Response(status_code=200)
 
     app.add_middleware(CountRequests, metrics=context.metrics, name="osmand")

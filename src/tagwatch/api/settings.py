@@ -4,10 +4,12 @@
 |---|---|---|
 | TAGWATCH_HOST / TAGWATCH_PORT | `127.0.0.1` / `8080` | where the API listens |
 | TAGWATCH_OSMAND_HOST / _PORT | `127.0.0.1` / `5055` | the OsmAnd listener (`0.0.0.0`: all) |
+| TAGWATCH_TELTONIKA_HOST / _PORT | `127.0.0.1` / `5027` | the Teltonika gateway (port `0`: off) |
 | TAGWATCH_OSMAND_REQUIRE_KEY | `0` | `1`: refuse OsmAnd reports without a device key (see below) |
 | TAGWATCH_SECRET_KEY | random per process | signs tokens; 32+ characters (see below) |
-| TAGWATCH_TOKEN_TTL_S | `43200` | how long a sign-in lasts (12 h) |
+| TAGWATCH_TOKEN_TTL_S | `900` | how long an access token lasts (15 min; refresh it) |
 | TAGWATCH_DEVICE_CACHE_S | `300` | how long a successful device-secret check is remembered |
+| TAGWATCH_DEVICE_RATE_PER_S / _BURST | `10` / `600` | reports per device id: per s / at once |
 
 Without TAGWATCH_SECRET_KEY every start signs with a new random key: everybody signs in
 again after a restart, and two API processes do not accept each other's tokens.
@@ -29,12 +31,19 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 
-from tagwatch.service.auth import DEFAULT_DEVICE_CACHE_TTL_S, DEFAULT_TOKEN_TTL, MIN_KEY_BYTES
+from tagwatch.service.auth import (
+    DEFAULT_DEVICE_CACHE_TTL_S,
+    DEFAULT_TOKEN_TTL,
+    DEVICE_BURST,
+    DEVICE_RATE_PER_S,
+    MIN_KEY_BYTES,
+)
 
 N = TypeVar("N", int, float)
 
 DEFAULT_PORT = 8080
 DEFAULT_OSMAND_PORT = 5055
+DEFAULT_TELTONIKA_PORT = 5027
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
@@ -49,9 +58,13 @@ class ApiSettings:
     osmand_host: str = "127.0.0.1"
     osmand_port: int = DEFAULT_OSMAND_PORT
     osmand_require_key: bool = False
+    teltonika_host: str = "127.0.0.1"
+    teltonika_port: int = DEFAULT_TELTONIKA_PORT  # 0: no Teltonika gateway
     token_key: bytes = field(default_factory=random_key, repr=False)
     token_ttl: timedelta = DEFAULT_TOKEN_TTL
     device_cache_ttl_s: float = DEFAULT_DEVICE_CACHE_TTL_S
+    device_rate_per_s: float = DEVICE_RATE_PER_S
+    device_burst: int = DEVICE_BURST
     max_body_bytes: int = MAX_BODY_BYTES
 
     @classmethod
@@ -66,6 +79,8 @@ class ApiSettings:
             osmand_host=env.get("TAGWATCH_OSMAND_HOST") or "127.0.0.1",
             osmand_port=_number(env, "TAGWATCH_OSMAND_PORT", DEFAULT_OSMAND_PORT, int),
             osmand_require_key=_flag(env, "TAGWATCH_OSMAND_REQUIRE_KEY"),
+            teltonika_host=env.get("TAGWATCH_TELTONIKA_HOST") or "127.0.0.1",
+            teltonika_port=_number(env, "TAGWATCH_TELTONIKA_PORT", DEFAULT_TELTONIKA_PORT, int),
             token_key=key_text.encode() if key_text else random_key(),
             token_ttl=timedelta(
                 seconds=_number(
@@ -75,6 +90,8 @@ class ApiSettings:
             device_cache_ttl_s=_number(
                 env, "TAGWATCH_DEVICE_CACHE_S", DEFAULT_DEVICE_CACHE_TTL_S, float
             ),
+            device_rate_per_s=_number(env, "TAGWATCH_DEVICE_RATE_PER_S", DEVICE_RATE_PER_S, float),
+            device_burst=_number(env, "TAGWATCH_DEVICE_BURST", DEVICE_BURST, int),
         )
 
 

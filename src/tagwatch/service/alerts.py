@@ -48,6 +48,7 @@ from tagwatch.service.clock import Clock
 from tagwatch.service.workflow import AlertAction, Severity
 from tagwatch.store.contract import Store, UnitOfWork
 from tagwatch.store.errors import NotFoundError
+from tagwatch.store.holds import ALERT_HOLD_MARGIN, HoldReason, LegalHoldDraft
 from tagwatch.store.records import (
     Alert,
     AlertDraft,
@@ -174,6 +175,7 @@ class MonitorAlerts:
         alert = upsert.alert
         if upsert.created:
             self._history(alert, "raised", _raised_note(episode, event.late), AlertState.NEW)
+            self._hold(alert, episode.start, None)  # follows the episode: store.holds
         elif upsert.moved_from is not None or (
             existing is not None
             and (existing.occurred_at, existing.severity) != (alert.occurred_at, alert.severity)
@@ -240,7 +242,22 @@ class MonitorAlerts:
             f"{warning.zone_id} at {warning.fix_time.isoformat()}"
         )
         self._history(alert, "raised", note, AlertState.NEW)
+        margin = ALERT_HOLD_MARGIN
+        self._hold(alert, warning.fix_time - margin, warning.fix_time + margin)
         self.touched[alert.id] = alert
+
+    def _hold(self, alert: Alert, start: datetime, end: datetime | None) -> None:
+        """Keep the fixes behind the alert through retention purges (a legal hold)."""
+        draft = LegalHoldDraft(
+            subject_id=alert.subject_id,
+            start=start,
+            end=end,
+            reason=HoldReason.ALERT,
+            note=f"the fixes behind alert {alert.id}",
+            created_by=MONITOR,
+            alert_id=alert.id,
+        )
+        self._tx.holds.create_hold(draft, now=self._now)
 
     def _history(
         self, alert: Alert, action: str, note: str, to_state: AlertState | None = None

@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from tagwatch.api.deps import CurrentUser, QueriesDep, RequireOperator, ServicesDep
+from tagwatch.api.context import Services
+from tagwatch.api.deps import AdminDep, CurrentUser, QueriesDep, ServicesDep
 from tagwatch.api.schemas.alerts import (
     AlertActionCreate,
     AlertDetailPublic,
     AlertPagePublic,
     AlertPublic,
+    DeviceCommandPublic,
 )
 from tagwatch.api.schemas.common import UtcDatetime
 from tagwatch.service.queries import MAX_ALERT_PAGE
@@ -34,7 +36,8 @@ def list_alerts(
     queries: QueriesDep,
     _user: CurrentUser,
 ) -> AlertPagePublic:
-    """Newest first; pages follow `next_cursor` and neither skip nor repeat alerts."""
+    """Newest first, the alerts of the subjects you may read; pages follow `next_cursor`
+    and neither skip nor repeat alerts."""
     page = queries.alerts(
         states=state,
         severities=severity,
@@ -47,9 +50,27 @@ def list_alerts(
 
 
 @router.get("/{alert_id}", response_model=AlertDetailPublic)
-def get_alert(*, alert_id: str, queries: QueriesDep, _user: CurrentUser) -> AlertDetailPublic:
-    """The alert, its history, its episode and the actions allowed now."""
-    return AlertDetailPublic.of_detail(queries.alert(alert_id))
+def get_alert(
+    *, alert_id: str, queries: QueriesDep, services: ServicesDep, _user: CurrentUser
+) -> AlertDetailPublic:
+    """The alert, its history, its episode, the actions allowed now and the messages sent
+    to the wearer's device about it."""
+    detail = AlertDetailPublic.of_detail(queries.alert(alert_id))
+    detail.notifications = _notifications(services, alert_id)
+    return detail
+
+
+@router.get("/{alert_id}/commands", response_model=list[DeviceCommandPublic])
+def alert_commands(
+    *, alert_id: str, queries: QueriesDep, services: ServicesDep, _user: CurrentUser
+) -> list[DeviceCommandPublic]:
+    """The messages sent to the wearer's device about the alert, with their delivery state."""
+    queries.alert(alert_id)  # 404 unless the alert exists and this user may see it
+    return _notifications(services, alert_id)
+
+
+def _notifications(services: Services, alert_id: str) -> list[DeviceCommandPublic]:
+    return [DeviceCommandPublic.of(c) for c in services.store.commands.commands_for_alert(alert_id)]
 
 
 @router.post("/{alert_id}/actions", response_model=AlertPublic)
@@ -57,12 +78,9 @@ def act_on_alert(
     *,
     alert_id: str,
     body: AlertActionCreate,
-    services: ServicesDep,
-    operator: RequireOperator,
+    admin: AdminDep,
 ) -> AlertPublic:
     """acknowledge, escalate, resolve (with an outcome), reopen, or note; 409 if the
-    workflow does not allow it now or somebody else acted first."""
-    alert = services.alerts.act(
-        alert_id, body.action, actor=operator.username, note=body.note, outcome=body.outcome
-    )
+    workflow does not allow it now or somebody else acted first. Scoped and audited."""
+    alert = admin.act_on_alert(alert_id, body.action, note=body.note, outcome=body.outcome)
     return AlertPublic.of(alert)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from tagwatch.api.deps import AdminDep, CurrentUser, QueriesDep, RequireAdmin
+from tagwatch.api.deps import AdminDep, QueriesDep
 from tagwatch.api.schemas.requirements import (
     AppointmentCreate,
     AppointmentPublic,
@@ -21,33 +21,28 @@ def list_appointments(
     *,
     subject_id: Annotated[str | None, Query()] = None,
     queries: QueriesDep,
-    _user: CurrentUser,
 ) -> list[AppointmentPublic]:
     found = queries.appointments(subject_id=subject_id)
     return [AppointmentPublic.of(appointment) for appointment in found]
 
 
 @router.post("", response_model=AppointmentPublic, status_code=status.HTTP_201_CREATED)
-def create_appointment(
-    *, body: AppointmentCreate, admin: AdminDep, _admin: RequireAdmin
-) -> AppointmentPublic:
+def create_appointment(*, body: AppointmentCreate, admin: AdminDep) -> AppointmentPublic:
     return AppointmentPublic.of(admin.create_appointment(body.to_domain()))
 
 
 @router.get("/{appointment_id}", response_model=AppointmentPublic)
-def get_appointment(
-    *, appointment_id: str, queries: QueriesDep, _user: CurrentUser
-) -> AppointmentPublic:
+def get_appointment(*, appointment_id: str, queries: QueriesDep) -> AppointmentPublic:
     return AppointmentPublic.of(queries.appointment(appointment_id))
 
 
 @router.patch("/{appointment_id}", response_model=AppointmentPublic)
 def update_appointment(
-    *, appointment_id: str, body: AppointmentUpdate, admin: AdminDep, _admin: RequireAdmin
+    *, appointment_id: str, body: AppointmentUpdate, admin: AdminDep
 ) -> AppointmentPublic:
     return AppointmentPublic.of(admin.update_appointment(appointment_id, body.to_changes()))
 
 
 @router.delete("/{appointment_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_appointment(*, appointment_id: str, admin: AdminDep, _admin: RequireAdmin) -> None:
+def delete_appointment(*, appointment_id: str, admin: AdminDep) -> None:
     admin.delete_appointment(appointment_id)

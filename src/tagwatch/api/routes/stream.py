@@ -1,10 +1,11 @@
 """The live feed over Server-Sent Events: alerts and positions as they happen.
 
 Each bus message is one SSE event named by its type (`alert`, `position`, `attendance`,
-`gap`), its data the message as JSON. A comment line goes out every few seconds so proxies
-keep the connection and a dead client is noticed. `gap` means this client fell behind and
-lost messages: reload the alert list and positions. The stream ends when the client goes
-or the server shuts down; EventSource reconnects by itself.
+`gap`), its data the message as JSON. Each client gets only the messages about subjects
+it may see (tagwatch.service.live), and the subscription is audited. A comment line goes
+out every few seconds so proxies keep the connection and a dead client is noticed. `gap`
+means this client fell behind and lost messages: reload the alert list and positions. The
+stream ends when the client goes or the server shuts down; EventSource reconnects by itself.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from tagwatch.api.deps import BusDep, ContextDep, StreamUser
+from tagwatch.api.deps import BusDep, ContextDep, StreamPrincipal
+from tagwatch.service.access import AccessPolicy
+from tagwatch.service.live import open_feed
 
 router = APIRouter(tags=["stream"])
 
@@ -38,18 +41,20 @@ def sse_event(message: dict[str, Any]) -> str:
     responses={200: {"content": {"text/event-stream": {}}, "description": "SSE events"}},
 )
 async def live_stream(
-    *, request: Request, bus: BusDep, context: ContextDep, user: StreamUser
+    *, request: Request, bus: BusDep, context: ContextDep, principal: StreamPrincipal
 ) -> StreamingResponse:
     """Alerts and positions as Server-Sent Events. EventSource cannot set headers: pass the
     token as `?access_token=` there (it may then appear in proxy logs: use HTTPS, short
     token lifetimes, and keep such logs private)."""
     closing = context.closing
+    services = context.services
+    feed_filter = open_feed(AccessPolicy(services.store, services.clock), services.audit, principal)
 
     async def events() -> AsyncIterator[str]:
         # Subscribed here, not in the route: a client gone before the body starts must not
         # leave a subscription behind. The first bytes come after subscribing.
         async with bus.subscribe() as feed:
-            yield f"retry: {RETRY_MS}\n: signed in as {user.username}\n\n"
+            yield f"retry: {RETRY_MS}\n: signed in as {principal.username}\n\n"
             waited = 0.0
             next_message: asyncio.Task[dict[str, Any]] | None = None
             try:
@@ -63,7 +68,8 @@ async def live_stream(
                         except StopAsyncIteration:
                             return
                         next_message, waited = None, 0.0
-                        yield sse_event(message)
+                        if feed_filter.allows(message):
+                            yield sse_event(message)
                         continue
                     if await request.is_disconnected():
                         return

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from tagwatch.api.deps import AdminDep, CurrentUser, QueriesDep, RequireAdmin
+from tagwatch.api.deps import AdminDep, QueriesDep
 from tagwatch.api.schemas.requirements import ZoneCollection, ZoneCreate, ZonePublic, ZoneUpdate
 
 router = APIRouter(prefix="/zones", tags=["zones"])
@@ -17,7 +17,6 @@ def list_zones(
     *,
     subject_id: Annotated[str | None, Query()] = None,
     queries: QueriesDep,
-    _user: CurrentUser,
 ) -> ZoneCollection:
     """A GeoJSON FeatureCollection of the zones (of one subject, if given)."""
     zones = queries.zones(subject_id=subject_id)
@@ -25,7 +24,7 @@ def list_zones(
 
 
 @router.post("", response_model=ZonePublic, status_code=status.HTTP_201_CREATED)
-def create_zone(*, body: ZoneCreate, admin: AdminDep, _admin: RequireAdmin) -> ZonePublic:
+def create_zone(*, body: ZoneCreate, admin: AdminDep) -> ZonePublic:
     """A GeoJSON Feature: Point + radius_m, Polygon, MultiPolygon or LineString +
     half_width_m; properties subject_id, kind, name, order_id, warning_buffer_m, dwell_s,
     release_s, schedule."""
@@ -33,17 +32,15 @@ def create_zone(*, body: ZoneCreate, admin: AdminDep, _admin: RequireAdmin) -> Z
 
 
 @router.get("/{zone_id}", response_model=ZonePublic)
-def get_zone(*, zone_id: str, queries: QueriesDep, _user: CurrentUser) -> ZonePublic:
+def get_zone(*, zone_id: str, queries: QueriesDep) -> ZonePublic:
     return ZonePublic.of(queries.zone(zone_id))
 
 
 @router.patch("/{zone_id}", response_model=ZonePublic)
-def update_zone(
-    *, zone_id: str, body: ZoneUpdate, admin: AdminDep, _admin: RequireAdmin
-) -> ZonePublic:
+def update_zone(*, zone_id: str, body: ZoneUpdate, admin: AdminDep) -> ZonePublic:
     return ZonePublic.of(admin.update_zone(zone_id, body.to_changes()))
 
 
 @router.delete("/{zone_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_zone(*, zone_id: str, admin: AdminDep, _admin: RequireAdmin) -> None:
+def delete_zone(*, zone_id: str, admin: AdminDep) -> None:
     admin.delete_zone(zone_id)

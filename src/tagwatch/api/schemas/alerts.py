@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from tagwatch.api.schemas.common import Strict
+from tagwatch.domain.commands import CommandState, DeviceCommand
 from tagwatch.domain.episodes import Episode, RuleKind
 from tagwatch.service.queries import AlertDetail
 from tagwatch.service.workflow import AlertAction as WorkflowAction
@@ -118,10 +119,53 @@ class EpisodePublic(BaseModel):
         )
 
 
+class DeviceCommandPublic(BaseModel):
+    """A message sent to the wearer's device about this alert, and how far it got."""
+
+    id: str
+    device_id: str
+    channel: str = Field(description="teltonika (Codec 12), mqtt (tag topic) or owntracks")
+    text: str
+    state: CommandState = Field(description="queued, sent, delivered (the device answered), failed")
+    attempts: int
+    max_attempts: int
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    reply: str = Field(description="what the device answered")
+    last_error: str
+
+    @classmethod
+    def of(cls, command: DeviceCommand) -> DeviceCommandPublic:
+        return cls(
+            id=command.id,
+            device_id=command.device_id,
+            channel=command.channel,
+            text=command.text,
+            state=command.state,
+            attempts=command.attempts,
+            max_attempts=command.max_attempts,
+            created_at=command.created_at,
+            updated_at=command.updated_at,
+            expires_at=command.expires_at,
+            next_attempt_at=command.next_attempt_at,
+            sent_at=command.sent_at,
+            delivered_at=command.delivered_at,
+            reply=command.reply,
+            last_error=command.last_error,
+        )
+
+
 class AlertDetailPublic(AlertPublic):
     history: list[AlertActionPublic]
     episode: EpisodePublic | None
     allowed_actions: list[str]
+    notifications: list[DeviceCommandPublic] = Field(
+        default_factory=list, description="messages sent to the wearer's device"
+    )
 
     @classmethod
     def of_detail(cls, detail: AlertDetail) -> AlertDetailPublic:

@@ -77,8 +77,8 @@ class Geometry(BaseModel):
     def to_shape(self) -> Shape:
         try:
             return codec.shape_from_geojson(self.model_dump(exclude_none=True))
-        except (TypeError, IndexError) as error:
-            raise ValueError(f"malformed coordinates: {error}") from None
+        except (TypeError, IndexError, KeyError) as error:  # e.g. an object for a position
+            raise ValueError(f"malformed coordinates: {error!r}") from None
 
     @classmethod
     def of(cls, shape: Shape) -> dict[str, Any]:

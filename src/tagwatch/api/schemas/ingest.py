@@ -27,21 +27,23 @@ class FixIn(Strict):
     source: FixSource = FixSource.GNSS
 
     def to_domain(self, device_id: str, received_at: datetime) -> Fix:
+        # Positional, in Fix's field order: called for every fix of every upload, and
+        # keywords cost noticeably more.
         return Fix(
-            device_id=device_id,
-            fix_time=self.fix_time,
-            lat=self.lat,
-            lon=self.lon,
-            accuracy_m=self.accuracy_m,
-            valid=self.valid,
-            received_at=received_at,
-            device_time=self.device_time,
-            speed_mps=self.speed_mps,
-            heading_deg=self.heading_deg,
-            altitude_m=self.altitude_m,
-            satellites=self.satellites,
-            hdop=self.hdop,
-            source=self.source,
+            device_id,
+            self.fix_time,
+            self.lat,
+            self.lon,
+            self.accuracy_m,
+            self.valid,
+            received_at,
+            self.device_time,
+            self.speed_mps,
+            self.heading_deg,
+            self.altitude_m,
+            self.satellites,
+            self.hdop,
+            self.source,
         )
 
 
