@@ -19,7 +19,10 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_the_demo_feeds_the_server_and_stops_it_cleanly(tmp_path: Path) -> None:
+def test_the_demo_feeds_the_server_and_stops_it_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAGWATCH_TELTONIKA_PORT", "0")  # the shared default port 5027
     lines: list[str] = []
     stop = threading.Event()
     guard = threading.Timer(35.0, stop.set)  # bound everything, whatever happens

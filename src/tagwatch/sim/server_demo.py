@@ -268,6 +268,7 @@ def run_server_demo(
             time.sleep(0.2)
         api.login("operator", passwords["operator"])
         echo(f"tagwatch is running: {url}/docs  (OsmAnd on 127.0.0.1:{osmand_port})")
+        echo(f"  the monitoring-centre dashboard: {url}/app/")
         echo(f"  sign in as operator / {passwords['operator']}")
         echo(f"  or as      admin    / {passwords['admin']}")
         echo(f"  database {db_path}, server log {log_path}")
