@@ -1,6 +1,8 @@
 """A real `tagwatch serve` process on free ports with a temporary database: set up a subject
 with an exclusion zone through the API, breach it over OsmAnd HTTP, see exactly one alert
-in the API and on the SSE stream, and work it through acknowledge -> resolve."""
+in the API and on the SSE stream, and work it through acknowledge -> resolve. On each
+backend: the embedded default, a PostgreSQL store, and PostgreSQL with a NATS log and a
+separate monitor process."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from typing import Any, TypeVar
 
 import httpx2 as httpx
 import pytest
+
+from servicekit import Backend
 
 T = TypeVar("T")
 LON, LAT = -0.336, 51.752
@@ -65,17 +69,17 @@ class Server:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(tmp_path: Path, service_backend: Backend) -> Iterator[Server]:
+    """`tagwatch serve` on each backend (tests/servicekit.py): embedded, postgres and
+    distributed (with its `tagwatch monitor` process)."""
     env = {
-        **os.environ,
-        "TAGWATCH_DB": str(tmp_path / "tagwatch.db"),
+        **{k: v for k, v in os.environ.items() if k not in ("TAGWATCH_STORE", "TAGWATCH_LOG")},
+        **service_backend.env,
         "TAGWATCH_RULES_CHECK_S": "0.5",
         "TAGWATCH_MONITOR_INTERVAL_S": "0.1",
         "TAGWATCH_TELTONIKA_PORT": "0",  # no gateway on the shared default port 5027
         "TAGWATCH_MQTT_URL": "",
     }
-    env.pop("TAGWATCH_STORE", None)
-    env.pop("TAGWATCH_LOG", None)
     added = _tagwatch("user", "add", "root", "--role", "admin", "--password", PASSWORD, env=env)
     assert added.returncode == 0, added.stderr
     api_port, osmand_port = _free_port(), _free_port()
@@ -99,6 +103,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     running = Server(
         process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{osmand_port}", log
     )
+    service_backend.start_monitors(env, tmp_path / "monitor.log")
     try:
 
         def healthy() -> bool | None:

@@ -1,5 +1,6 @@
 """The dashboard's end-to-end fixtures: a real `tagwatch serve` fed by the simulator, and
-Debian's Chromium driven by Playwright.
+Debian's Chromium driven by Playwright. The whole module runs once per backend
+(tests/servicekit.py): embedded, PostgreSQL, and PostgreSQL with NATS and a monitor process.
 
 `live_server` (one per test module): a simulated population is written into a fresh
 SQLite database (`tagwatch.sim.server_demo.seed_database`: subjects, tags, orders, zones,
@@ -36,6 +37,7 @@ from e2ekit import (
 )
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
 
+from servicekit import Backend
 from tagwatch.sim.feed import feed_osmand
 from tagwatch.sim.model import Scenario
 from tagwatch.sim.population import simulate
@@ -43,23 +45,23 @@ from tagwatch.sim.server_demo import local_midnight, seed_database
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, module_service_backend: Backend
+) -> Iterator[LiveServer]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: `make setup` installs it")
     vendor = ROOT / "src" / "tagwatch" / "web" / "static" / "vendor" / "leaflet" / "leaflet.js"
     if not vendor.exists():
         pytest.fail("the dashboard's npm libraries are missing: run `make setup`")
     folder = tmp_path_factory.mktemp("e2e")
-    db = folder / "tagwatch.db"
     now = datetime.now(UTC)
     sim = simulate(
         Scenario(seed=11, subjects=6, days=2, start=local_midnight(now) - timedelta(days=1))
     )
-    passwords = seed_database(sim, db, now=now)
+    passwords = seed_database(sim, module_service_backend.store_url, now=now)
     api_port, osmand_port = free_port(), free_port()
     env = {
         **os.environ,
-        "TAGWATCH_DB": str(db),
         "TAGWATCH_RULES_CHECK_S": "0.5",
         "TAGWATCH_MONITOR_INTERVAL_S": "0.1",
         "PYTHONUNBUFFERED": "1",
@@ -68,6 +70,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     }
     for name in ("TAGWATCH_STORE", "TAGWATCH_LOG", "TAGWATCH_TILE_URL", "TAGWATCH_MQTT_URL"):
         env.pop(name, None)
+    env |= module_service_backend.env  # the store (and log) of this backend
     log = folder / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -92,6 +95,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         subject_ids=[subject.id for subject in sim.subjects],
         log=log,
     )
+    module_service_backend.start_monitors(env, folder / "monitor.log")
     stop = threading.Event()
     feeder: threading.Thread | None = None
     try:

@@ -3,6 +3,7 @@ running server's handle, waiting, signing in and screenshots."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import time
@@ -103,7 +104,9 @@ def screenshot(page: Page, name: str, *, for_readme: bool = False) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))
-    if for_readme:
+    # The README's copies change only when asked (TAGWATCH_README_SCREENSHOTS=1), so a
+    # test run does not leave the checkout modified.
+    if for_readme and os.environ.get("TAGWATCH_README_SCREENSHOTS") == "1":
         README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, README_SCREENSHOTS / f"{name}.png")
     return path

@@ -126,10 +126,11 @@ class BatteryLevels:
         return values[index] if index >= 0 else None
 
 
-def seed_database(sim: Simulation, db_path: Path, *, now: datetime) -> dict[str, str]:
-    """Write the simulation's people and requirements and two users; returns the passwords."""
+def seed_database(sim: Simulation, db: Path | str, *, now: datetime) -> dict[str, str]:
+    """Write the simulation's people and requirements and two users into the SQLite file
+    `db` (a Path) or the store at URL `db` (a str); returns the passwords."""
     passwords = {"operator": secrets.token_urlsafe(12), "admin": secrets.token_urlsafe(12)}
-    store = create_store(f"sqlite:///{db_path}")
+    store = create_store(db if isinstance(db, str) else f"sqlite:///{db}")
     store.open()
     try:
         with store.transaction() as tx:

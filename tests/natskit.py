@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -60,8 +61,15 @@ def drop_namespace(url: str, namespace: str) -> None:
         finally:
             await client.close()
 
-    with contextlib.suppress(Exception):
-        asyncio.run(drop())
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            asyncio.run(drop())
+
+    # In a thread of its own: the caller's thread may have an event loop running already
+    # (Playwright's sync API keeps one in the main thread while a browser is open).
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(30)
 
 
 def free_port() -> int:
