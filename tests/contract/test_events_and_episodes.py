@@ -6,7 +6,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 from conftest import T0, make_episode, minutes
-
 from tagwatch.domain.episodes import RuleKind
 from tagwatch.domain.positions import DeviceEvent, DeviceEventKind
 from tagwatch.store import Store

@@ -13,6 +13,7 @@ import sys
 
 import psycopg
 import pytest
+
 from natskit import require_nats
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from natskit import drop_namespace, new_namespace, private_nats, require_nats
 
+from natskit import drop_namespace, new_namespace, private_nats, require_nats
 from tagwatch.log.contract import FIX, NewRecord, partition_of
 from tagwatch.log.nats import LogUnavailableError, NatsLog, NatsLogSettings, parse_partitions
 from tagwatch.service.bus import Bus, Message

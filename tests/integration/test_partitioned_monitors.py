@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from natskit import drop_namespace, new_namespace, require_nats
 
+from natskit import drop_namespace, new_namespace, require_nats
 from tagwatch.domain.episodes import Episode, RuleKind
 from tagwatch.domain.people import Assignment, Device, RiskLevel, Subject
 from tagwatch.domain.positions import Fix

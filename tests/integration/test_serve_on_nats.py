@@ -18,8 +18,8 @@ from typing import TypeVar
 
 import httpx2 as httpx
 import pytest
-from natskit import PrivateNats, free_port
 
+from natskit import PrivateNats, free_port
 from tagwatch.domain.people import Assignment, Device, RiskLevel, Subject
 from tagwatch.domain.zones import Circle, Zone, ZoneKind
 from tagwatch.store import SecretHasher, create_store

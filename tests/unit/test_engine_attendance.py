@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from conftest import (
     Run,
     appointment,
@@ -18,7 +19,6 @@ from conftest import (
     rules_for,
     spans,
 )
-
 from tagwatch.domain.episodes import AttendanceOutcomeKind, Episode, RuleKind
 from tagwatch.domain.positions import Fix
 

@@ -7,6 +7,7 @@ Every zone shape here has the same profile along the east axis (see conftest): a
 from __future__ import annotations
 
 import pytest
+
 from conftest import (
     REPLY_DELAY,
     SHAPES,
@@ -18,7 +19,6 @@ from conftest import (
     spans,
     track,
 )
-
 from tagwatch.domain.episodes import EpisodeChange, RuleKind
 from tagwatch.domain.rules import EngineSettings
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from conftest import (
     SHAPES,
     T0,
@@ -20,7 +21,6 @@ from conftest import (
     spans,
     track,
 )
-
 from tagwatch.domain.episodes import EpisodeChange, RuleKind
 from tagwatch.domain.rules import EngineSettings, HealthPolicy
 

@@ -15,6 +15,9 @@ from datetime import datetime, time, timedelta
 from itertools import pairwise
 from random import Random
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from conftest import (
     REPLY_DELAY,
     Run,
@@ -28,9 +31,6 @@ from conftest import (
     rules_for,
     square,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from tagwatch.domain.episodes import Episode, RuleKind
 from tagwatch.domain.positions import DeviceEvent, DeviceEventKind, Fix
 from tagwatch.domain.schedules import Schedule

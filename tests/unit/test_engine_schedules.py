@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, time, timedelta
 
 import pytest
+
 from conftest import (
     SHAPES,
     Run,
@@ -17,7 +18,6 @@ from conftest import (
     rules_for,
     spans,
 )
-
 from tagwatch.domain.positions import Fix
 from tagwatch.domain.schedules import (
     ExceptionMode,

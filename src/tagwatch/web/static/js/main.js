@@ -1,5 +1,6 @@
 // The dashboard shell: sign-in, navigation (hash routes), clock, live feed, alert cue.
 import { ApiError, api, scheduleRenewal, session, signIn, signOut } from "./api.js";
+import { flash } from "./flash.js";
 import { clock } from "./format.js";
 import { connect, disconnect, loadShared, on, openAlerts } from "./live.js";
 import { loadConfig } from "./maps.js";
@@ -16,14 +17,6 @@ let audio = null;
 
 const $ = (id) => document.getElementById(id);
 
-export function flash(message, ok = false) {
-  const box = $("flash");
-  box.textContent = message;
-  box.classList.toggle("ok", ok);
-  box.hidden = false;
-  clearTimeout(flash.timer);
-  flash.timer = setTimeout(() => { box.hidden = true; }, 6000);
-}
 window.addEventListener("unhandledrejection", (event) => {
   // API refusals are shown to the user, not left for the console.
   if (event.reason instanceof ApiError) {

@@ -7,7 +7,7 @@ import { api, query, session } from "../api.js";
 import { RULE_NAMES, ago, duration, el, when } from "../format.js";
 import { on, openAlerts, store, subjectName } from "../live.js";
 import { makeMap, zoneLayer } from "../maps.js";
-import { flash } from "../main.js";
+import { flash } from "../flash.js";
 
 const RANK = { critical: 0, high: 1, medium: 2, low: 3 };
 const ACTION_LABELS = { acknowledge: "Acknowledge", escalate: "Escalate", resolve: "Resolve", note: "Add note", reopen: "Reopen" };

@@ -7,7 +7,7 @@ import { api, query } from "../api.js";
 import { DAYS, el, fromLondon, toLondonInput, when } from "../format.js";
 import { store, subjectName } from "../live.js";
 import { makeMap, zoneLayer } from "../maps.js";
-import { flash } from "../main.js";
+import { flash } from "../flash.js";
 
 let ui = null;
 let draft = null; // { layer, shape: "Polygon" | "Circle" | "Line" }
