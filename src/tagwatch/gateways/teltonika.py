@@ -289,7 +289,14 @@ class TeltonikaGateway:
             raise CommandTimeout(device_id, timeout_s) from None
         except ConnectionError:
             raise DeviceNotConnected(device_id) from None
-        logger.info("device %s answered command %r: %r", device_id, text, answer)
+        # Lengths, not texts: a reply such as getgps's carries the wearer's position, and
+        # application logs carry no positions (the reply is stored with the command).
+        logger.info(
+            "device %s answered a command (%d chars) with %d chars",
+            device_id,
+            len(text),
+            len(answer),
+        )
         return answer
 
     def send_command_threadsafe(self, device_id: str, text: str, *, timeout_s: float) -> str:
@@ -434,10 +441,16 @@ class TeltonikaGateway:
                 if not connection.reply.done():
                     connection.reply.set_result(message.text)
             else:
-                logger.info("device %s sent Codec 12 %r", connection.device_id, message.text)
+                logger.info(  # not the text: it may carry a position
+                    "device %s sent an unasked Codec 12 text (%d chars)",
+                    connection.device_id,
+                    len(message.text),
+                )
         elif isinstance(message, TextMessage):
             logger.info(
-                "device %s sent a Codec 13 message: %r", connection.device_id, message.payload
+                "device %s sent a Codec 13 message (%d bytes)",
+                connection.device_id,
+                len(message.payload),
             )
 
     async def _store(self, connection: _Connection, packet: AvlPacket, arrived: float) -> None:
