@@ -47,6 +47,14 @@ def opt_instant(moment: datetime | None) -> datetime | None:
     return None if moment is None else instant(moment)
 
 
+def as_read(moment: datetime) -> datetime:
+    """A timestamptz as psycopg reads it: already an aware datetime, so nothing to convert.
+
+    For the shared row decoders (store.*_rows), which take each store's time conversion.
+    """
+    return moment
+
+
 def whole_ms(moment: datetime) -> datetime:
     """Truncated to the millisecond: fix and device-event times, and their identity."""
     utc = instant(moment)

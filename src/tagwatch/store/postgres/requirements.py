@@ -13,20 +13,20 @@ from typing import Any
 
 from psycopg import sql
 
-from tagwatch.domain.zones import Appointment, Area, Circle, Curfew, Shape, Zone, ZoneKind
+from tagwatch.domain.zones import Appointment, Area, Circle, Curfew, Shape, Zone
 from tagwatch.store.codec import (
     dumps,
-    schedule_from_text,
-    schedule_to_text,
-    shape_from_text,
     shape_to_geojson,
-    shape_to_text,
 )
-from tagwatch.store.postgres.database import Database, instant
-
-
-def _order_key(order_id: str) -> str | None:
-    return order_id or None
+from tagwatch.store.postgres.database import Database, as_read, instant
+from tagwatch.store.requirement_rows import (
+    appointment_from_row,
+    appointment_values,
+    curfew_from_row,
+    curfew_values,
+    zone_from_row,
+    zone_values,
+)
 
 
 def area_sql(shape: Shape) -> tuple[sql.Composable, tuple[Any, ...]]:
@@ -86,6 +86,7 @@ class _Requirements:
 
 class PostgresZones(_Requirements):
     _table = "zones"
+    # In the order store.requirement_rows reads and writes them: change both together.
     _columns = (
         "id",
         "subject_id",
@@ -100,52 +101,27 @@ class PostgresZones(_Requirements):
     )
 
     def save_zone(self, zone: Zone) -> None:
-        values = (
-            zone.id,
-            zone.subject_id,
-            _order_key(zone.order_id),
-            zone.kind.value,
-            zone.name,
-            shape_to_text(zone.shape),
-            schedule_to_text(zone.schedule),
-            zone.warning_buffer_m,
-            zone.dwell_s,
-            zone.release_s,
-        )
+        values = zone_values(zone)
         self._upsert(values, zone.shape)
 
     def get_zone(self, zone_id: str) -> Zone | None:
         rows = self._rows("WHERE id = %s", (zone_id,), "id")
-        return _zone(rows[0]) if rows else None
+        return zone_from_row(rows[0]) if rows else None
 
     def list_zones(self, *, subject_id: str | None = None) -> list[Zone]:
         if subject_id is None:
             rows = self._rows("", (), "subject_id, id")
         else:
             rows = self._rows("WHERE subject_id = %s", (subject_id,), "subject_id, id")
-        return [_zone(r) for r in rows]
+        return [zone_from_row(r) for r in rows]
 
     def delete_zone(self, zone_id: str) -> bool:
         return self._delete(zone_id)
 
 
-def _zone(r: Any) -> Zone:
-    return Zone(
-        id=r[0],
-        subject_id=r[1],
-        order_id=r[2] or "",
-        kind=ZoneKind(r[3]),
-        name=r[4],
-        shape=shape_from_text(r[5]),
-        schedule=schedule_from_text(r[6]),
-        warning_buffer_m=r[7],
-        dwell_s=r[8],
-        release_s=r[9],
-    )
-
-
 class PostgresCurfews(_Requirements):
     _table = "curfews"
+    # In the order store.requirement_rows reads and writes them: change both together.
     _columns = (
         "id",
         "subject_id",
@@ -158,48 +134,27 @@ class PostgresCurfews(_Requirements):
     )
 
     def save_curfew(self, curfew: Curfew) -> None:
-        values = (
-            curfew.id,
-            curfew.subject_id,
-            _order_key(curfew.order_id),
-            shape_to_text(curfew.address),
-            schedule_to_text(curfew.schedule),
-            curfew.beacon_device_id,
-            curfew.dwell_s,
-            curfew.release_s,
-        )
+        values = curfew_values(curfew)
         self._upsert(values, curfew.address)
 
     def get_curfew(self, curfew_id: str) -> Curfew | None:
         rows = self._rows("WHERE id = %s", (curfew_id,), "id")
-        return _curfew(rows[0]) if rows else None
+        return curfew_from_row(rows[0]) if rows else None
 
     def list_curfews(self, *, subject_id: str | None = None) -> list[Curfew]:
         if subject_id is None:
             rows = self._rows("", (), "subject_id, id")
         else:
             rows = self._rows("WHERE subject_id = %s", (subject_id,), "subject_id, id")
-        return [_curfew(r) for r in rows]
+        return [curfew_from_row(r) for r in rows]
 
     def delete_curfew(self, curfew_id: str) -> bool:
         return self._delete(curfew_id)
 
 
-def _curfew(r: Any) -> Curfew:
-    return Curfew(
-        id=r[0],
-        subject_id=r[1],
-        order_id=r[2] or "",
-        address=shape_from_text(r[3]),
-        schedule=schedule_from_text(r[4]),
-        beacon_device_id=r[5],
-        dwell_s=r[6],
-        release_s=r[7],
-    )
-
-
 class PostgresAppointments(_Requirements):
     _table = "appointments"
+    # In the order store.requirement_rows reads and writes them: change both together.
     _columns = (
         "id",
         "subject_id",
@@ -212,21 +167,12 @@ class PostgresAppointments(_Requirements):
     )
 
     def save_appointment(self, appointment: Appointment) -> None:
-        values = (
-            appointment.id,
-            appointment.subject_id,
-            _order_key(appointment.order_id),
-            shape_to_text(appointment.place),
-            instant(appointment.start),
-            instant(appointment.end),
-            appointment.grace_s,
-            appointment.name,
-        )
+        values = appointment_values(appointment, instant)
         self._upsert(values, appointment.place)
 
     def get_appointment(self, appointment_id: str) -> Appointment | None:
         rows = self._rows("WHERE id = %s", (appointment_id,), "id")
-        return _appointment(rows[0]) if rows else None
+        return appointment_from_row(rows[0], as_read) if rows else None
 
     def list_appointments(
         self, *, subject_id: str | None = None, ending_after: datetime | None = None
@@ -239,20 +185,7 @@ class PostgresAppointments(_Requirements):
             where.append("end_at >= %s")
             args.append(instant(ending_after))
         rows = self._rows(f"WHERE {' AND '.join(where)}", tuple(args), "start_at, id")
-        return [_appointment(r) for r in rows]
+        return [appointment_from_row(r, as_read) for r in rows]
 
     def delete_appointment(self, appointment_id: str) -> bool:
         return self._delete(appointment_id)
-
-
-def _appointment(r: Any) -> Appointment:
-    return Appointment(
-        id=r[0],
-        subject_id=r[1],
-        order_id=r[2] or "",
-        place=shape_from_text(r[3]),
-        start=r[4],
-        end=r[5],
-        grace_s=r[6],
-        name=r[7],
-    )

@@ -5,19 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tagwatch.domain.zones import Appointment, Curfew, Zone, ZoneKind
-from tagwatch.store.codec import (
-    schedule_from_text,
-    schedule_to_text,
-    shape_from_text,
-    shape_to_text,
+from tagwatch.domain.zones import Appointment, Curfew, Zone
+from tagwatch.store.requirement_rows import (
+    appointment_from_row,
+    appointment_values,
+    curfew_from_row,
+    curfew_values,
+    zone_from_row,
+    zone_values,
 )
 from tagwatch.store.sqlite.columns import from_us, to_us
 from tagwatch.store.sqlite.database import Database
-
-
-def _order_key(order_id: str) -> str | None:
-    return order_id or None
 
 
 class _Requirements:
@@ -60,127 +58,67 @@ class _Requirements:
 
 class SqliteZones(_Requirements):
     _table = "zones"
+    # In the order store.requirement_rows reads and writes them: change both together.
     _columns = (
         "id, subject_id, order_id, kind, name, shape_json, schedule_json,"
         " warning_buffer_m, dwell_s, release_s"
     )
 
     def save_zone(self, zone: Zone) -> None:
-        self._upsert(
-            (
-                zone.id,
-                zone.subject_id,
-                _order_key(zone.order_id),
-                zone.kind.value,
-                zone.name,
-                shape_to_text(zone.shape),
-                schedule_to_text(zone.schedule),
-                zone.warning_buffer_m,
-                zone.dwell_s,
-                zone.release_s,
-            )
-        )
+        self._upsert(zone_values(zone))
 
     def get_zone(self, zone_id: str) -> Zone | None:
         rows = self._rows("WHERE id = ?", (zone_id,), "id")
-        return _zone(rows[0]) if rows else None
+        return zone_from_row(rows[0]) if rows else None
 
     def list_zones(self, *, subject_id: str | None = None) -> list[Zone]:
         if subject_id is None:
             rows = self._rows("", (), "subject_id, id")
         else:
             rows = self._rows("WHERE subject_id = ?", (subject_id,), "subject_id, id")
-        return [_zone(r) for r in rows]
+        return [zone_from_row(r) for r in rows]
 
     def delete_zone(self, zone_id: str) -> bool:
         return self._delete(zone_id)
 
 
-def _zone(r: Any) -> Zone:
-    return Zone(
-        id=r[0],
-        subject_id=r[1],
-        order_id=r[2] or "",
-        kind=ZoneKind(r[3]),
-        name=r[4],
-        shape=shape_from_text(r[5]),
-        schedule=schedule_from_text(r[6]),
-        warning_buffer_m=r[7],
-        dwell_s=r[8],
-        release_s=r[9],
-    )
-
-
 class SqliteCurfews(_Requirements):
     _table = "curfews"
+    # In the order store.requirement_rows reads and writes them: change both together.
     _columns = (
         "id, subject_id, order_id, address_json, schedule_json, beacon_device_id,"
         " dwell_s, release_s"
     )
 
     def save_curfew(self, curfew: Curfew) -> None:
-        self._upsert(
-            (
-                curfew.id,
-                curfew.subject_id,
-                _order_key(curfew.order_id),
-                shape_to_text(curfew.address),
-                schedule_to_text(curfew.schedule),
-                curfew.beacon_device_id,
-                curfew.dwell_s,
-                curfew.release_s,
-            )
-        )
+        self._upsert(curfew_values(curfew))
 
     def get_curfew(self, curfew_id: str) -> Curfew | None:
         rows = self._rows("WHERE id = ?", (curfew_id,), "id")
-        return _curfew(rows[0]) if rows else None
+        return curfew_from_row(rows[0]) if rows else None
 
     def list_curfews(self, *, subject_id: str | None = None) -> list[Curfew]:
         if subject_id is None:
             rows = self._rows("", (), "subject_id, id")
         else:
             rows = self._rows("WHERE subject_id = ?", (subject_id,), "subject_id, id")
-        return [_curfew(r) for r in rows]
+        return [curfew_from_row(r) for r in rows]
 
     def delete_curfew(self, curfew_id: str) -> bool:
         return self._delete(curfew_id)
 
 
-def _curfew(r: Any) -> Curfew:
-    return Curfew(
-        id=r[0],
-        subject_id=r[1],
-        order_id=r[2] or "",
-        address=shape_from_text(r[3]),
-        schedule=schedule_from_text(r[4]),
-        beacon_device_id=r[5],
-        dwell_s=r[6],
-        release_s=r[7],
-    )
-
-
 class SqliteAppointments(_Requirements):
     _table = "appointments"
+    # In the order store.requirement_rows reads and writes them: change both together.
     _columns = "id, subject_id, order_id, place_json, start_us, end_us, grace_s, name"
 
     def save_appointment(self, appointment: Appointment) -> None:
-        self._upsert(
-            (
-                appointment.id,
-                appointment.subject_id,
-                _order_key(appointment.order_id),
-                shape_to_text(appointment.place),
-                to_us(appointment.start),
-                to_us(appointment.end),
-                appointment.grace_s,
-                appointment.name,
-            )
-        )
+        self._upsert(appointment_values(appointment, to_us))
 
     def get_appointment(self, appointment_id: str) -> Appointment | None:
         rows = self._rows("WHERE id = ?", (appointment_id,), "id")
-        return _appointment(rows[0]) if rows else None
+        return appointment_from_row(rows[0], from_us) if rows else None
 
     def list_appointments(
         self, *, subject_id: str | None = None, ending_after: datetime | None = None
@@ -193,20 +131,7 @@ class SqliteAppointments(_Requirements):
             where.append("end_us >= ?")
             args.append(to_us(ending_after))
         rows = self._rows(f"WHERE {' AND '.join(where)}", tuple(args), "start_us, id")
-        return [_appointment(r) for r in rows]
+        return [appointment_from_row(r, from_us) for r in rows]
 
     def delete_appointment(self, appointment_id: str) -> bool:
         return self._delete(appointment_id)
-
-
-def _appointment(r: Any) -> Appointment:
-    return Appointment(
-        id=r[0],
-        subject_id=r[1],
-        order_id=r[2] or "",
-        place=shape_from_text(r[3]),
-        start=from_us(r[4]),
-        end=from_us(r[5]),
-        grace_s=r[6],
-        name=r[7],
-    )
