@@ -8,15 +8,19 @@ commits late with a smaller id.
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tagwatch.domain.episodes import RuleKind
+from tagwatch.store.alert_rows import (
+    alert_action_from_row,
+    alert_from_row,
+    decode_cursor,
+    encode_cursor,
+)
 from tagwatch.store.errors import ConflictError, NotFoundError, StoreError
-from tagwatch.store.postgres.database import Database, instant, opt_instant
+from tagwatch.store.postgres.database import Database, as_read, instant, opt_instant
 from tagwatch.store.records import (
     Alert,
     AlertAction,
@@ -28,6 +32,7 @@ from tagwatch.store.records import (
     AlertUpsert,
 )
 
+# In the order store.alert_rows reads them: change both together.
 _COLUMNS = (
     "id, episode_id, subject_id, device_id, rule, requirement_id, severity, state, outcome,"
     " ack_deadline, created_at, updated_at, occurred_at, detected_at, late"
@@ -38,37 +43,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
-def _alert(r: Sequence[Any]) -> Alert:
-    return Alert(
-        id=r[0],
-        episode_id=r[1],
-        subject_id=r[2],
-        device_id=r[3],
-        rule=RuleKind(r[4]),
-        requirement_id=r[5],
-        severity=AlertSeverity(r[6]),
-        state=AlertState(r[7]),
-        outcome=None if r[8] is None else AlertOutcome(r[8]),
-        ack_deadline=r[9],
-        created_at=r[10],
-        updated_at=r[11],
-        occurred_at=r[12],
-        detected_at=r[13],
-        late=bool(r[14]),
-    )
-
-
 def _encode_cursor(alert: Alert) -> str:
-    raw = f"{(alert.created_at - _EPOCH) // _US}:{alert.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor((alert.created_at - _EPOCH) // _US, alert.id)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    created_us, alert_id = decode_cursor(cursor)
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, alert_id = raw.split(":", 1)
-        return _EPOCH + int(created) * _US, alert_id
-    except (ValueError, OverflowError) as error:
+        return _EPOCH + created_us * _US, alert_id
+    except OverflowError as error:  # microseconds past datetime's range
         raise ValueError(f"not a cursor of this store: {cursor!r}") from error
 
 
@@ -82,7 +65,7 @@ class PostgresAlerts:
                 f"SELECT {_COLUMNS} FROM alerts WHERE {where}",  # noqa: S608
                 args,
             ).fetchone()
-        return None if row is None else _alert(row)
+        return None if row is None else alert_from_row(row, as_read)
 
     def get_alert(self, alert_id: str) -> Alert | None:
         return self._one("id = %s", (alert_id,))
@@ -214,7 +197,7 @@ class PostgresAlerts:
                 " ORDER BY created_at DESC, id DESC LIMIT %s",
                 (*args, limit + 1),
             ).fetchall()
-        alerts = tuple(_alert(r) for r in rows[:limit])
+        alerts = tuple(alert_from_row(r, as_read) for r in rows[:limit])
         more = len(rows) > limit
         return AlertPage(alerts, _encode_cursor(alerts[-1]) if more else None)
 
@@ -225,23 +208,11 @@ class PostgresAlerts:
                 " AND ack_deadline <= %s AND state = ANY(%s) ORDER BY ack_deadline, id",
                 (instant(now), [AlertState.NEW.value, AlertState.ESCALATED.value]),
             ).fetchall()
-        return [_alert(r) for r in rows]
+        return [alert_from_row(r, as_read) for r in rows]
 
 
+# In the order store.alert_rows reads them: change both together.
 _ACTION_COLUMNS = "id, alert_id, action, from_state, to_state, actor, note, at"
-
-
-def _action(r: Sequence[Any]) -> AlertAction:
-    return AlertAction(
-        id=r[0],
-        alert_id=r[1],
-        action=r[2],
-        from_state=None if r[3] is None else AlertState(r[3]),
-        to_state=None if r[4] is None else AlertState(r[4]),
-        actor=r[5],
-        note=r[6],
-        at=r[7],
-    )
 
 
 class PostgresAlertHistory:
@@ -277,7 +248,7 @@ class PostgresAlertHistory:
             ).fetchone()
         if row is None:
             raise StoreError("the alert history did not return the new action's id")
-        return _action((row[0], *values))
+        return alert_action_from_row((row[0], *values), as_read)
 
     def alert_history(self, alert_id: str) -> list[AlertAction]:
         with self._db.read() as conn:
@@ -286,7 +257,7 @@ class PostgresAlertHistory:
                 " ORDER BY at, id",
                 (alert_id,),
             ).fetchall()
-        return [_action(r) for r in rows]
+        return [alert_action_from_row(r, as_read) for r in rows]
 
     def alert_actions_after(self, after_id: int, *, limit: int = 100) -> list[AlertAction]:
         with self._db.read() as conn:
@@ -295,4 +266,4 @@ class PostgresAlertHistory:
                 " ORDER BY id LIMIT %s",
                 (after_id, limit),
             ).fetchall()
-        return [_action(r) for r in rows]
+        return [alert_action_from_row(r, as_read) for r in rows]

@@ -16,6 +16,7 @@ from typing import Any
 from psycopg import sql
 
 from tagwatch.store.errors import NotFoundError, StoreError
+from tagwatch.store.hold_rows import hold_from_row
 from tagwatch.store.holds import (
     ALERT_HOLD_MARGIN,
     FixPurge,
@@ -24,7 +25,7 @@ from tagwatch.store.holds import (
     LegalHold,
     LegalHoldDraft,
 )
-from tagwatch.store.postgres.database import Connection, Database, instant, opt_instant
+from tagwatch.store.postgres.database import Connection, Database, as_read, instant, opt_instant
 from tagwatch.store.postgres.partitions import (
     DEFAULT_PARTITION,
     FixPartitions,
@@ -33,6 +34,7 @@ from tagwatch.store.postgres.partitions import (
     partition_name,
 )
 
+# In the order store.hold_rows reads them: change both together.
 _COLUMNS = (
     "id, subject_id, start_at, end_at, reason, note, created_by, alert_id, created_at, released_at"
 )
@@ -69,21 +71,6 @@ _DELETE_UNHELD = (
 )
 
 
-def _hold(r: Any) -> LegalHold:
-    return LegalHold(
-        id=r[0],
-        subject_id=r[1],
-        start=r[2],
-        end=r[3],
-        reason=HoldReason(r[4]),
-        note=r[5],
-        created_by=r[6],
-        alert_id=r[7],
-        created_at=r[8],
-        released_at=r[9],
-    )
-
-
 class PostgresHolds:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -93,7 +80,7 @@ class PostgresHolds:
             f"SELECT {_COLUMNS} FROM legal_holds WHERE {where} = %s",  # noqa: S608
             (value,),
         ).fetchone()
-        return None if row is None else _hold(row)
+        return None if row is None else hold_from_row(row, as_read)
 
     def create_hold(self, draft: LegalHoldDraft, *, now: datetime) -> LegalHold:
         """An alert's hold is created once: asking again returns the existing one."""
@@ -138,7 +125,7 @@ class PostgresHolds:
                 " OR released_at > %(at)s) ORDER BY created_at, id",
                 {"subject": subject_id, "at": opt_instant(active_at)},
             ).fetchall()
-        return [_hold(r) for r in rows]
+        return [hold_from_row(r, as_read) for r in rows]
 
     def release_hold(self, hold_id: str, *, at: datetime) -> LegalHold:
         with self._db.transaction() as conn:

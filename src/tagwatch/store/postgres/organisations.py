@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from tagwatch.store.errors import ConflictError, MissingReferenceError, NotFoundError, StoreError
-from tagwatch.store.postgres.database import Database, instant, opt_instant
+from tagwatch.store.grant_rows import grant_from_row
+from tagwatch.store.postgres.database import Database, as_read, instant, opt_instant
 from tagwatch.store.records import Organisation, OrganisationKind, SharingGrant
 
 _COLUMNS = "id, name, kind, created_at"
@@ -101,24 +102,11 @@ class PostgresOrganisations:
         return [r[0] for r in rows]
 
 
+# In the order store.grant_rows reads them: change both together.
 _GRANT_COLUMNS = (
     "id, subject_id, grantee_organisation_id, granted_by, valid_from, valid_until,"
     " reason, created_at, revoked_at"
 )
-
-
-def _grant(r: Any) -> SharingGrant:
-    return SharingGrant(
-        id=r[0],
-        subject_id=r[1],
-        grantee_organisation_id=r[2],
-        granted_by=r[3],
-        valid_from=r[4],
-        valid_until=r[5],
-        reason=r[6],
-        created_at=r[7],
-        revoked_at=r[8],
-    )
 
 
 class PostgresGrants:
@@ -158,7 +146,7 @@ class PostgresGrants:
                 f"SELECT {_GRANT_COLUMNS} FROM sharing_grants WHERE id = %s",  # noqa: S608
                 (grant_id,),
             ).fetchone()
-        return None if row is None else _grant(row)
+        return None if row is None else grant_from_row(row, as_read)
 
     def list_grants(
         self,
@@ -186,7 +174,7 @@ class PostgresGrants:
                 " ORDER BY valid_from, id",
                 args,
             ).fetchall()
-        return [_grant(r) for r in rows]
+        return [grant_from_row(r, as_read) for r in rows]
 
     def granted_subjects(self, organisation_id: str, at: datetime) -> set[str]:
         return {

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from tagwatch.domain.episodes import RuleKind
+from tagwatch.store.alert_rows import (
+    alert_action_from_row,
+    alert_from_row,
+    decode_cursor,
+    encode_cursor,
+)
 from tagwatch.store.errors import ConflictError, NotFoundError, StoreError
 from tagwatch.store.records import (
     Alert,
@@ -20,9 +24,10 @@ from tagwatch.store.records import (
     AlertState,
     AlertUpsert,
 )
-from tagwatch.store.sqlite.columns import from_us, opt_from_us, opt_us, placeholders, to_us
+from tagwatch.store.sqlite.columns import from_us, opt_us, placeholders, to_us
 from tagwatch.store.sqlite.database import Database
 
+# In the order store.alert_rows reads them: change both together.
 _COLUMNS = (
     "id, episode_id, subject_id, device_id, rule, requirement_id, severity, state, outcome,"
     " ack_deadline_us, created_at_us, updated_at_us, occurred_at_us, detected_at_us, late"
@@ -30,38 +35,8 @@ _COLUMNS = (
 MAX_PAGE = 1000
 
 
-def _alert(r: Sequence[Any]) -> Alert:
-    return Alert(
-        id=r[0],
-        episode_id=r[1],
-        subject_id=r[2],
-        device_id=r[3],
-        rule=RuleKind(r[4]),
-        requirement_id=r[5],
-        severity=AlertSeverity(r[6]),
-        state=AlertState(r[7]),
-        outcome=None if r[8] is None else AlertOutcome(r[8]),
-        ack_deadline=opt_from_us(r[9]),
-        created_at=from_us(r[10]),
-        updated_at=from_us(r[11]),
-        occurred_at=from_us(r[12]),
-        detected_at=from_us(r[13]),
-        late=bool(r[14]),
-    )
-
-
 def _encode_cursor(alert: Alert) -> str:
-    raw = f"{to_us(alert.created_at)}:{alert.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, alert_id = raw.split(":", 1)
-        return int(created), alert_id
-    except ValueError as error:
-        raise ValueError(f"not a cursor of this store: {cursor!r}") from error
+    return encode_cursor(to_us(alert.created_at), alert.id)
 
 
 class SqliteAlerts:
@@ -74,7 +49,7 @@ class SqliteAlerts:
             .execute(f"SELECT {_COLUMNS} FROM alerts WHERE {where}", args)  # noqa: S608
             .fetchone()
         )
-        return None if row is None else _alert(row)
+        return None if row is None else alert_from_row(row, from_us)
 
     def get_alert(self, alert_id: str) -> Alert | None:
         return self._one("id = ?", (alert_id,))
@@ -196,7 +171,7 @@ class SqliteAlerts:
             where.append("created_at_us >= ?")
             args.append(to_us(since))
         if cursor is not None:
-            created, after_id = _decode_cursor(cursor)
+            created, after_id = decode_cursor(cursor)
             where.append("(created_at_us < ? OR (created_at_us = ? AND id < ?))")
             args += [created, created, after_id]
         rows = (
@@ -208,7 +183,7 @@ class SqliteAlerts:
             )
             .fetchall()
         )
-        alerts = tuple(_alert(r) for r in rows[:limit])
+        alerts = tuple(alert_from_row(r, from_us) for r in rows[:limit])
         more = len(rows) > limit
         return AlertPage(alerts, _encode_cursor(alerts[-1]) if more else None)
 
@@ -218,23 +193,11 @@ class SqliteAlerts:
             " AND ack_deadline_us <= ? AND state IN (?, ?) ORDER BY ack_deadline_us, id",
             (to_us(now), AlertState.NEW.value, AlertState.ESCALATED.value),
         )
-        return [_alert(r) for r in rows]
+        return [alert_from_row(r, from_us) for r in rows]
 
 
+# In the order store.alert_rows reads them: change both together.
 _ACTION_COLUMNS = "id, alert_id, action, from_state, to_state, actor, note, at_us"
-
-
-def _action(r: Sequence[Any]) -> AlertAction:
-    return AlertAction(
-        id=r[0],
-        alert_id=r[1],
-        action=r[2],
-        from_state=None if r[3] is None else AlertState(r[3]),
-        to_state=None if r[4] is None else AlertState(r[4]),
-        actor=r[5],
-        note=r[6],
-        at=from_us(r[7]),
-    )
 
 
 class SqliteAlertHistory:
@@ -268,7 +231,7 @@ class SqliteAlertHistory:
                 values,
             )
             row_id = cursor.lastrowid
-        return _action((row_id, *values))
+        return alert_action_from_row((row_id, *values), from_us)
 
     def alert_history(self, alert_id: str) -> list[AlertAction]:
         rows = self._db.read().execute(
@@ -276,7 +239,7 @@ class SqliteAlertHistory:
             " ORDER BY at_us, id",
             (alert_id,),
         )
-        return [_action(r) for r in rows]
+        return [alert_action_from_row(r, from_us) for r in rows]
 
     def alert_actions_after(self, after_id: int, *, limit: int = 100) -> list[AlertAction]:
         rows = self._db.read().execute(
@@ -284,4 +247,4 @@ class SqliteAlertHistory:
             " ORDER BY id LIMIT ?",
             (after_id, limit),
         )
-        return [_action(r) for r in rows]
+        return [alert_action_from_row(r, from_us) for r in rows]

@@ -6,28 +6,16 @@ from datetime import datetime
 from typing import Any
 
 from tagwatch.store.errors import ConflictError, NotFoundError
+from tagwatch.store.grant_rows import grant_from_row
 from tagwatch.store.records import SharingGrant
-from tagwatch.store.sqlite.columns import from_us, opt_from_us, to_us
+from tagwatch.store.sqlite.columns import from_us, to_us
 from tagwatch.store.sqlite.database import Database
 
+# In the order store.grant_rows reads them: change both together.
 _COLUMNS = (
     "id, subject_id, grantee_organisation_id, granted_by, valid_from_us, valid_until_us,"
     " reason, created_at_us, revoked_at_us"
 )
-
-
-def _grant(r: Any) -> SharingGrant:
-    return SharingGrant(
-        id=r[0],
-        subject_id=r[1],
-        grantee_organisation_id=r[2],
-        granted_by=r[3],
-        valid_from=from_us(r[4]),
-        valid_until=from_us(r[5]),
-        reason=r[6],
-        created_at=from_us(r[7]),
-        revoked_at=opt_from_us(r[8]),
-    )
 
 
 class SqliteGrants:
@@ -67,7 +55,7 @@ class SqliteGrants:
             .execute(f"SELECT {_COLUMNS} FROM sharing_grants WHERE id = ?", (grant_id,))  # noqa: S608
             .fetchone()
         )
-        return None if row is None else _grant(row)
+        return None if row is None else grant_from_row(row, from_us)
 
     def list_grants(
         self,
@@ -96,7 +84,7 @@ class SqliteGrants:
             " ORDER BY valid_from_us, id",
             args,
         )
-        return [_grant(r) for r in rows]
+        return [grant_from_row(r, from_us) for r in rows]
 
     def granted_subjects(self, organisation_id: str, at: datetime) -> set[str]:
         """The subjects an active grant lets the organisation see at `at`."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 from tagwatch.store.errors import NotFoundError
+from tagwatch.store.hold_rows import hold_from_row
 from tagwatch.store.holds import (
     ALERT_HOLD_MARGIN,
     FixSpan,
@@ -17,25 +17,11 @@ from tagwatch.store.holds import (
 from tagwatch.store.sqlite.columns import from_us, opt_from_us, opt_us, to_us
 from tagwatch.store.sqlite.database import Database
 
+# In the order store.hold_rows reads them: change both together.
 _COLUMNS = (
     "id, subject_id, start_us, end_us, reason, note, created_by, alert_id, created_at_us,"
     " released_at_us"
 )
-
-
-def _hold(r: Any) -> LegalHold:
-    return LegalHold(
-        id=r[0],
-        subject_id=r[1],
-        start=from_us(r[2]),
-        end=opt_from_us(r[3]),
-        reason=HoldReason(r[4]),
-        note=r[5],
-        created_by=r[6],
-        alert_id=r[7],
-        created_at=from_us(r[8]),
-        released_at=opt_from_us(r[9]),
-    )
 
 
 class SqliteHolds:
@@ -51,7 +37,7 @@ class SqliteHolds:
                     (draft.alert_id,),
                 ).fetchone()
                 if row is not None:
-                    return _hold(row)
+                    return hold_from_row(row, from_us)
             hold_id = uuid.uuid4().hex
             conn.execute(
                 f"INSERT INTO legal_holds ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,NULL)",  # noqa: S608
@@ -71,7 +57,7 @@ class SqliteHolds:
                 f"SELECT {_COLUMNS} FROM legal_holds WHERE id = ?",  # noqa: S608
                 (hold_id,),
             ).fetchone()
-        return _hold(row)
+        return hold_from_row(row, from_us)
 
     def get_hold(self, hold_id: str) -> LegalHold | None:
         row = (
@@ -79,7 +65,7 @@ class SqliteHolds:
             .execute(f"SELECT {_COLUMNS} FROM legal_holds WHERE id = ?", (hold_id,))  # noqa: S608
             .fetchone()
         )
-        return None if row is None else _hold(row)
+        return None if row is None else hold_from_row(row, from_us)
 
     def list_holds(
         self, *, subject_id: str | None = None, active_at: datetime | None = None
@@ -97,7 +83,7 @@ class SqliteHolds:
             " ORDER BY created_at_us, id",
             args,
         )
-        return [_hold(r) for r in rows]
+        return [hold_from_row(r, from_us) for r in rows]
 
     def release_hold(self, hold_id: str, *, at: datetime) -> LegalHold:
         with self._db.transaction() as conn:
@@ -111,7 +97,7 @@ class SqliteHolds:
                 f"SELECT {_COLUMNS} FROM legal_holds WHERE id = ?",  # noqa: S608
                 (hold_id,),
             ).fetchone()
-        return _hold(row)
+        return hold_from_row(row, from_us)
 
     def held_fix_spans(self, at: datetime) -> list[FixSpan]:
         """Each active hold meets each assignment of its subject: the overlap, per device.
