@@ -8,10 +8,8 @@ UPDATE and any DELETE a retention checkpoint does not cover; `verify` does not r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 from tagwatch.store.audit_chain import (
     GENESIS_HASH,
@@ -24,32 +22,22 @@ from tagwatch.store.audit_chain import (
     canonical_detail,
     entry_hash,
 )
+from tagwatch.store.audit_rows import (
+    appended_record,
+    audit_log_values,
+    audit_record_from_row,
+    entry_as_stored,
+)
 from tagwatch.store.audit_verify import verify_chain
 from tagwatch.store.errors import StoreError
-from tagwatch.store.postgres.database import Connection, Database, instant
+from tagwatch.store.postgres.database import Connection, Database, as_read, instant
 
+# In the order store.audit_rows reads and writes them: change both together.
 _COLUMNS = (
     "seq, at, action, username, organisation_id, source, subject_ids_json, purpose_code,"
     " purpose_text, detail_json, prev_hash, hash"
 )
 MAX_PAGE = 1000
-
-
-def _record(r: Any) -> AuditRecord:
-    return AuditRecord(
-        seq=r[0],
-        at=r[1],
-        action=r[2],
-        username=r[3],
-        organisation_id=r[4],
-        source=r[5],
-        subject_ids=tuple(json.loads(r[6])),
-        purpose_code=r[7],
-        purpose_text=r[8],
-        detail=json.loads(r[9]),
-        prev_hash=r[10],
-        hash=r[11],
-    )
 
 
 class PostgresAudit:
@@ -58,17 +46,7 @@ class PostgresAudit:
 
     def append(self, entry: AuditEntry) -> AuditRecord:
         detail_json = canonical_detail(entry.detail)  # TypeError before any write
-        stored = AuditEntry(
-            at=instant(entry.at),
-            action=entry.action,
-            username=entry.username,
-            organisation_id=entry.organisation_id,
-            source=entry.source,
-            subject_ids=tuple(str(s) for s in entry.subject_ids),
-            purpose_code=entry.purpose_code,
-            purpose_text=entry.purpose_text,
-            detail=json.loads(detail_json),
-        )
+        stored = entry_as_stored(entry, at=instant(entry.at), detail_json=detail_json)
         with self._db.transaction() as conn:
             row = conn.execute(
                 "UPDATE audit_head SET highest_seq = highest_seq + 1 RETURNING highest_seq"
@@ -81,19 +59,13 @@ class PostgresAudit:
             conn.execute(
                 f"INSERT INTO audit_log ({_COLUMNS})"  # noqa: S608
                 f" VALUES ({', '.join(['%s'] * 12)})",
-                (
-                    seq,
-                    stored.at,
-                    stored.action,
-                    stored.username,
-                    stored.organisation_id,
-                    stored.source,
-                    json.dumps(list(stored.subject_ids), ensure_ascii=False),
-                    stored.purpose_code,
-                    stored.purpose_text,
-                    detail_json,
-                    prev_hash,
-                    digest,
+                audit_log_values(
+                    stored,
+                    seq=seq,
+                    detail_json=detail_json,
+                    prev_hash=prev_hash,
+                    digest=digest,
+                    instant=instant,
                 ),
             )
             if stored.subject_ids:
@@ -102,20 +74,7 @@ class PostgresAudit:
                     " SELECT DISTINCT s, %s FROM unnest(%s::text[]) AS s",
                     (seq, list(stored.subject_ids)),
                 )
-        return AuditRecord(
-            seq=seq,
-            at=stored.at,
-            action=stored.action,
-            username=stored.username,
-            organisation_id=stored.organisation_id,
-            source=stored.source,
-            subject_ids=stored.subject_ids,
-            purpose_code=stored.purpose_code,
-            purpose_text=stored.purpose_text,
-            detail=stored.detail,
-            prev_hash=prev_hash,
-            hash=digest,
-        )
+        return appended_record(stored, seq=seq, prev_hash=prev_hash, digest=digest)
 
     def purge_before(self, cutoff: datetime, *, now: datetime) -> AuditCheckpoint | None:
         limit = instant(cutoff)
@@ -173,7 +132,7 @@ class PostgresAudit:
                 " ORDER BY a.seq LIMIT %s",
                 (*args, limit + 1),
             ).fetchall()
-        records = tuple(_record(r) for r in rows[:limit])
+        records = tuple(audit_record_from_row(r, as_read) for r in rows[:limit])
         more = len(rows) > limit
         return AuditPage(records, records[-1].seq if more and records else None)
 
@@ -182,7 +141,7 @@ class PostgresAudit:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1"  # noqa: S608
             ).fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else audit_record_from_row(row, as_read)
 
     def checkpoint(self) -> AuditCheckpoint | None:
         with self._db.read() as conn:
@@ -210,7 +169,7 @@ class _Lookup:
             " ORDER BY seq LIMIT 1",
             (value,),
         ).fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else audit_record_from_row(row, as_read)
 
     def by_hash(self, hash_: str) -> AuditRecord | None:
         return self._one("hash", hash_)
@@ -233,7 +192,7 @@ def _all_records(conn: Connection) -> Iterator[AuditRecord]:
         if not rows:
             return
         for r in rows:
-            yield _record(r)
+            yield audit_record_from_row(r, as_read)
         after = int(rows[-1][0])
 
 

@@ -8,11 +8,9 @@ DELETE a retention checkpoint does not cover; `verify` does not rely on them.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 from tagwatch.store.audit_chain import (
     GENESIS_HASH,
@@ -25,32 +23,22 @@ from tagwatch.store.audit_chain import (
     canonical_detail,
     entry_hash,
 )
+from tagwatch.store.audit_rows import (
+    appended_record,
+    audit_log_values,
+    audit_record_from_row,
+    entry_as_stored,
+)
 from tagwatch.store.audit_verify import verify_chain
 from tagwatch.store.sqlite.columns import from_us, to_us
 from tagwatch.store.sqlite.database import Database
 
+# In the order store.audit_rows reads and writes them: change both together.
 _COLUMNS = (
     "seq, at_us, action, username, organisation_id, source, subject_ids_json, purpose_code,"
     " purpose_text, detail_json, prev_hash, hash"
 )
 MAX_PAGE = 1000
-
-
-def _record(r: Any) -> AuditRecord:
-    return AuditRecord(
-        seq=r[0],
-        at=from_us(r[1]),
-        action=r[2],
-        username=r[3],
-        organisation_id=r[4],
-        source=r[5],
-        subject_ids=tuple(json.loads(r[6])),
-        purpose_code=r[7],
-        purpose_text=r[8],
-        detail=json.loads(r[9]),
-        prev_hash=r[10],
-        hash=r[11],
-    )
 
 
 class SqliteAudit:
@@ -62,56 +50,27 @@ class SqliteAudit:
     def append(self, entry: AuditEntry) -> AuditRecord:
         detail_json = canonical_detail(entry.detail)  # TypeError before taking the writer
         # What is hashed is what will be read back: JSON round-trips tuples into lists.
-        stored = AuditEntry(
-            at=from_us(to_us(entry.at)),
-            action=entry.action,
-            username=entry.username,
-            organisation_id=entry.organisation_id,
-            source=entry.source,
-            subject_ids=tuple(str(s) for s in entry.subject_ids),
-            purpose_code=entry.purpose_code,
-            purpose_text=entry.purpose_text,
-            detail=json.loads(detail_json),
-        )
+        stored = entry_as_stored(entry, at=from_us(to_us(entry.at)), detail_json=detail_json)
         with self._db.transaction() as conn:
             last_seq, prev_hash = self._chain_end(conn)
             seq = max(last_seq, _highest_issued(conn)) + 1
             digest = entry_hash(stored, seq=seq, prev_hash=prev_hash)
             conn.execute(
                 f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
-                (
-                    seq,
-                    to_us(stored.at),
-                    stored.action,
-                    stored.username,
-                    stored.organisation_id,
-                    stored.source,
-                    json.dumps(list(stored.subject_ids), ensure_ascii=False),
-                    stored.purpose_code,
-                    stored.purpose_text,
-                    detail_json,
-                    prev_hash,
-                    digest,
+                audit_log_values(
+                    stored,
+                    seq=seq,
+                    detail_json=detail_json,
+                    prev_hash=prev_hash,
+                    digest=digest,
+                    instant=to_us,
                 ),
             )
             conn.executemany(
                 "INSERT OR IGNORE INTO audit_subjects (subject_id, seq) VALUES (?, ?)",
                 [(subject, seq) for subject in stored.subject_ids],
             )
-        return AuditRecord(
-            seq=seq,
-            at=stored.at,
-            action=stored.action,
-            username=stored.username,
-            organisation_id=stored.organisation_id,
-            source=stored.source,
-            subject_ids=stored.subject_ids,
-            purpose_code=stored.purpose_code,
-            purpose_text=stored.purpose_text,
-            detail=stored.detail,
-            prev_hash=prev_hash,
-            hash=digest,
-        )
+        return appended_record(stored, seq=seq, prev_hash=prev_hash, digest=digest)
 
     def _chain_end(self, conn: sqlite3.Connection) -> tuple[int, str]:
         row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
@@ -185,7 +144,7 @@ class SqliteAudit:
             )
             .fetchall()
         )
-        records = tuple(_record(r) for r in rows[:limit])
+        records = tuple(audit_record_from_row(r, from_us) for r in rows[:limit])
         more = len(rows) > limit
         return AuditPage(records, records[-1].seq if more and records else None)
 
@@ -195,7 +154,7 @@ class SqliteAudit:
             .execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1")  # noqa: S608
             .fetchone()
         )
-        return None if row is None else _record(row)
+        return None if row is None else audit_record_from_row(row, from_us)
 
     def checkpoint(self) -> AuditCheckpoint | None:
         return _checkpoint(self._db.read())
@@ -221,7 +180,7 @@ class _Lookup:
             f"SELECT {_COLUMNS} FROM audit_log WHERE {where} = ? LIMIT 1",  # noqa: S608
             (value,),
         ).fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else audit_record_from_row(row, from_us)
 
     def by_hash(self, hash_: str) -> AuditRecord | None:
         return self._one("hash", hash_)
@@ -239,7 +198,7 @@ def _all_records(conn: sqlite3.Connection) -> Iterator[AuditRecord]:
     cursor.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq")  # noqa: S608
     try:
         while rows := cursor.fetchmany(1000):
-            yield from (_record(r) for r in rows)
+            yield from (audit_record_from_row(r, from_us) for r in rows)
     finally:
         cursor.close()
 
