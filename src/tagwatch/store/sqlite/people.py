@@ -15,6 +15,7 @@ from tagwatch.domain.people import (
     RiskLevel,
     Subject,
 )
+from tagwatch.store.assignments import ended_at
 from tagwatch.store.codec import dumps
 from tagwatch.store.errors import ConflictError
 from tagwatch.store.hashing import SecretHasher
@@ -166,9 +167,7 @@ class SqliteAssignments:
             current = self.current_assignment(device_id, at)
             if current is None:
                 return None
-            if current.start == at:
-                raise ValueError("an assignment cannot end at the instant it starts")
-            ended = Assignment(current.device_id, current.subject_id, current.start, at)
+            ended = ended_at(current, at)
             self.save_assignment(ended)
             return ended
 
