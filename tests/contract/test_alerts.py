@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from contractkit import T0, make_draft, make_episode, minutes
 
-from conftest import T0, make_draft, make_episode, minutes
 from tagwatch.domain.episodes import Episode, EpisodeChange, EpisodeEvent, RuleKind
 from tagwatch.store import ConflictError, MissingReferenceError, NotFoundError, Store
 from tagwatch.store.records import (

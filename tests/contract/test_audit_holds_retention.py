@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from contractkit import T0, make_draft, make_episode, make_fix, seed_subject
 
-from conftest import T0, make_draft, make_episode, make_fix, seed_subject
 from tagwatch.domain.positions import DeviceEvent, DeviceEventKind
 from tagwatch.store import NotFoundError, Store
 from tagwatch.store.audit_chain import AuditEntry, AuditQuery

@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
+from contractkit import T0, make_draft, make_episode, minutes
 
-from conftest import T0, make_draft, make_episode, minutes
 from tagwatch.domain.commands import CommandState, DeviceCommand
 from tagwatch.store import Store
 from tagwatch.store.errors import ConflictError

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from conftest import T0, make_episode, minutes
+from contractkit import T0, make_episode, minutes
+
 from tagwatch.domain.episodes import RuleKind
 from tagwatch.domain.positions import DeviceEvent, DeviceEventKind
 from tagwatch.store import Store

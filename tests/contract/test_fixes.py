@@ -6,8 +6,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from contractkit import ST_ALBANS, T0, make_fix, minutes, seed_subject
 
-from conftest import ST_ALBANS, T0, make_fix, minutes, seed_subject
 from tagwatch.domain.positions import Fix, FixSource
 from tagwatch.store import Store
 

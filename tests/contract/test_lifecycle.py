@@ -6,8 +6,8 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
+from contractkit import T0, StoreFactory, make_draft, make_episode, make_fix, minutes, seed_subject
 
-from conftest import T0, StoreFactory, make_draft, make_episode, make_fix, minutes, seed_subject
 from tagwatch.domain.people import Subject
 from tagwatch.domain.positions import DeviceEvent, DeviceEventKind
 from tagwatch.store import Store, StoreError

@@ -6,8 +6,8 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from contractkit import T0, seed_subject
 
-from conftest import T0, seed_subject
 from tagwatch.domain.people import (
     Assignment,
     Device,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from contractkit import POSTGRES_SERVER
 from typer.testing import CliRunner
 
-from conftest import POSTGRES_SERVER
 from tagwatch.bench.cli import bench_app
 from tagwatch.bench.trail import (
     RADIUS_M,

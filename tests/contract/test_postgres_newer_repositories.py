@@ -9,8 +9,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from contractkit import T0, make_draft, make_episode, make_fix, minutes, seed_subject
 
-from conftest import T0, make_draft, make_episode, make_fix, minutes, seed_subject
 from tagwatch.domain.commands import CommandState, DeviceCommand
 from tagwatch.store import ConflictError, MissingReferenceError, NotFoundError, Store
 from tagwatch.store.holds import FixSpan, HoldReason, LegalHoldDraft

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from contractkit import ST_ALBANS, T0, make_draft, make_episode, make_fix, minutes, seed_subject
 
-from conftest import ST_ALBANS, T0, make_draft, make_episode, make_fix, minutes, seed_subject
 from tagwatch.domain.people import Device, Subject
 from tagwatch.domain.zones import Circle, Zone, ZoneKind
 from tagwatch.service.bootstrap import bootstrap

@@ -6,8 +6,8 @@ from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from contractkit import ST_ALBANS, T0
 
-from conftest import ST_ALBANS, T0
 from tagwatch.domain.people import Device, Order, OrderType, Subject
 from tagwatch.domain.schedules import ExceptionMode, Schedule, ScheduleException, WeeklyWindow
 from tagwatch.domain.zones import Appointment, Area, Circle, Corridor, Curfew, Shape, Zone, ZoneKind

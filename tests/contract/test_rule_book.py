@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
-from conftest import ST_ALBANS, T0, seed_subject
+from contractkit import ST_ALBANS, T0, seed_subject
+
 from tagwatch.domain.people import Order, OrderType
 from tagwatch.domain.rules import EngineSettings, RuleBook, SubjectRules
 from tagwatch.domain.schedules import Schedule

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from contractkit import ST_ALBANS, T0, make_fix, minutes
 
-from conftest import ST_ALBANS, T0, make_fix, minutes
 from tagwatch.domain.people import Device, Subject
 from tagwatch.store import SecretHasher, SqliteStore, StoreError, create_store
 from tagwatch.store.records import UserRole

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from contractkit import T0, minutes
 
-from conftest import T0, minutes
 from tagwatch.store import ConflictError, Store
 from tagwatch.store.records import User, UserRole
 

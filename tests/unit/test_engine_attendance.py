@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
-from conftest import (
+from enginekit import (
     Run,
     appointment,
     circle,
@@ -19,6 +18,7 @@ from conftest import (
     rules_for,
     spans,
 )
+
 from tagwatch.domain.episodes import AttendanceOutcomeKind, Episode, RuleKind
 from tagwatch.domain.positions import Fix
 

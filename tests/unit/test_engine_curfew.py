@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-
-from conftest import (
+from enginekit import (
     Run,
     circle,
     curfew,
@@ -24,6 +23,7 @@ from conftest import (
     spans,
     square,
 )
+
 from tagwatch.domain.episodes import EpisodeChange, RuleKind
 from tagwatch.domain.positions import DeviceEventKind
 from tagwatch.domain.schedules import Schedule

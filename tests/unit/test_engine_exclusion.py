@@ -7,8 +7,7 @@ Every zone shape here has the same profile along the east axis (see conftest): a
 from __future__ import annotations
 
 import pytest
-
-from conftest import (
+from enginekit import (
     REPLY_DELAY,
     SHAPES,
     Run,
@@ -19,6 +18,7 @@ from conftest import (
     spans,
     track,
 )
+
 from tagwatch.domain.episodes import EpisodeChange, RuleKind
 from tagwatch.domain.rules import EngineSettings
 

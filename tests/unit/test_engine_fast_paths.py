@@ -16,10 +16,10 @@ from datetime import datetime
 
 import numpy as np
 import pytest
+from enginekit import PROJECTOR, lonlat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import PROJECTOR, lonlat
 from tagwatch.bench.engine import device_indexes, evaluation_time, round_batch
 from tagwatch.bench.scene import make_scene, make_track
 from tagwatch.domain.episodes import EngineEvent, RuleKind

@@ -12,8 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-
-from conftest import (
+from enginekit import (
     T0,
     Run,
     at_minute,
@@ -23,6 +22,7 @@ from conftest import (
     rules_for,
     spans,
 )
+
 from tagwatch.domain.episodes import Episode, EpisodeChange, RuleKind
 from tagwatch.domain.positions import DeviceEvent, DeviceEventKind, Fix
 from tagwatch.domain.rules import HealthPolicy

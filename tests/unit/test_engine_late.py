@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
-from conftest import (
+from enginekit import (
     SHAPES,
     T0,
     Run,
@@ -21,6 +20,7 @@ from conftest import (
     spans,
     track,
 )
+
 from tagwatch.domain.episodes import EpisodeChange, RuleKind
 from tagwatch.domain.rules import EngineSettings, HealthPolicy
 

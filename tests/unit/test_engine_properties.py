@@ -15,10 +15,7 @@ from datetime import datetime, time, timedelta
 from itertools import pairwise
 from random import Random
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from conftest import (
+from enginekit import (
     REPLY_DELAY,
     Run,
     circle,
@@ -31,6 +28,9 @@ from conftest import (
     rules_for,
     square,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tagwatch.domain.episodes import Episode, RuleKind
 from tagwatch.domain.positions import DeviceEvent, DeviceEventKind, Fix
 from tagwatch.domain.schedules import Schedule

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date, time, timedelta
 
 import pytest
-
-from conftest import (
+from enginekit import (
     SHAPES,
     Run,
     circle,
@@ -18,6 +17,7 @@ from conftest import (
     rules_for,
     spans,
 )
+
 from tagwatch.domain.positions import Fix
 from tagwatch.domain.schedules import (
     ExceptionMode,

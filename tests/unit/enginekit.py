@@ -4,8 +4,9 @@ Places are given in grid metres east and north of a point in St Albans (Hertford
 handed to the engine in WGS84, through the same projector the engine measures with, so a
 fix placed 170 m east of a 200 m circle's centre is inside it by 30 m, to the micrometre.
 
-Test modules import these helpers with `from conftest import ...` (tests/unit is on the
-import path because it is not a package).
+Test modules import these helpers with `from enginekit import ...` (tests/unit is on the
+import path because it is not a package; not from a conftest, whose module name every
+test folder's conftest shares).
 """
 
 from __future__ import annotations
