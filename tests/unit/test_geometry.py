@@ -242,6 +242,22 @@ def test_fast_path_agrees_with_brute_force_reference(
             assert abs(fast[k]) <= abs(expected) + tolerance  # a bound, never an overstatement
 
 
+@settings(max_examples=100, deadline=None)
+@given(pairs=st.lists(pair, min_size=1, max_size=40))
+def test_distances_marked_exact_are_the_exact_ones_to_the_bit(
+    pairs: list[tuple[int, float, float, float]],
+) -> None:
+    shape = np.array([p[0] for p in pairs])
+    x = OX + np.array([p[1] for p in pairs])
+    y = OY + np.array([p[2] for p in pairs])
+    reach = np.array([p[3] for p in pairs])
+    fast, marked = COMPILED.signed_distance_marked(shape, x, y, reach)
+
+    assert np.array_equal(fast, COMPILED.signed_distance(shape, x, y, reach))
+    exact = COMPILED.exact_signed_distance(shape, x, y)
+    assert np.array_equal(fast[marked], exact[marked])
+
+
 def test_corridor_depth_under_a_round_cap_is_never_overstated() -> None:
     # 1 mm inside the true cap all round: the engine's chorded polygon cuts slivers off
     # the cap, and a depth measured to its rim from within a sliver would be too deep.

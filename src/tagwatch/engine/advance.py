@@ -228,10 +228,11 @@ def advance(
         x, y = row_x[at], row_y[at]
         judged_reach = reach[pairs]
         shape = rules.slot_shape[pair_slot[pairs]]
-        distance = rules.shapes.signed_distance(shape, x, y, judged_reach)
+        distance, is_exact = rules.shapes.signed_distance_marked(shape, x, y, judged_reach)
         towards = np.where(exclusion[pairs], distance, -distance)
-        # Violating pairs beyond reach carry only a lower bound; episodes need the depth.
-        deep = (towards > judged_reach) & active[judged]
+        # Violating pairs beyond reach carry only a lower bound (unless already exact);
+        # episodes need the depth.
+        deep = (towards > judged_reach) & active[judged] & ~is_exact
         if deep.any():
             exact = rules.shapes.exact_signed_distance(shape[deep], x[deep], y[deep])
             towards[deep] = np.where(exclusion[pairs[deep]], exact, -exact)

@@ -40,19 +40,23 @@ class DeviceClearance:
 
     eligible: devices whose every slot has a cheap test (exclusion zones, inclusion zones
     and curfews with an inner box) and which fit the columns; others take the pair path.
-    outer: (4, columns, devices) exclusion zones' lon/lat boxes, min lon, min lat, max lon,
-    max lat; padding is an empty box at infinity. outer_warning_m: (columns, devices), their
-    warning buffers. inner: (4, columns, devices) inclusion inner boxes; padding is the whole
-    plane, with
-    inner_m infinite. inner_warning_m: the slots' warning buffers (0 for inclusion slots,
-    kept so the reach is summed exactly as the pair path sums it).
+    outer: (4, columns, devices) exclusion zones' lon/lat boxes (min lon, min lat, max lon,
+    max lat); padding is an empty box at infinity. outer_warning_m: (columns, devices),
+    their warning buffers. outer_union: (4, devices), the box holding all of a device's
+    exclusion boxes; outer_union_warning_m: their largest warning buffer.
+    inner: (4, columns, devices) inclusion zones' inner boxes; padding is the whole plane,
+    infinitely deep (inner_m). inner_warning_m: the slots' warning buffers (0 for
+    inclusion slots, kept so the reach is summed exactly as the pair path sums it).
     lat_degrees_per_m: degrees of latitude per metre with the pair path's allowance.
+    Each (coordinate, column) is one contiguous array, gathered by device.
     """
 
     lat_degrees_per_m: float
     eligible: BoolArray
     outer: FloatArray
     outer_warning_m: FloatArray
+    outer_union: FloatArray
+    outer_union_warning_m: FloatArray
     inner: FloatArray
     inner_m: FloatArray
     inner_warning_m: FloatArray
@@ -65,6 +69,8 @@ class DeviceClearance:
             np.zeros(devices, np.bool_),
             np.empty((4, 0, devices)),
             np.empty((0, devices)),
+            np.empty((4, devices)),
+            np.empty(devices),
             np.empty((4, 0, devices)),
             np.empty((0, devices)),
             np.empty((0, devices)),
@@ -91,17 +97,7 @@ class DeviceClearance:
         # Column by column, each a contiguous 1-d gather: numpy reduces a short axis and
         # computes on strided views several times slower.
         if self.outer.shape[1]:
-            lon_per_m_d = lon_per_m[candidate]
-            for k in range(self.outer.shape[1]):
-                box = self.outer[:, k]
-                reach = accuracy + self.outer_warning_m[k][d] + REACH_MARGIN_M
-                dlat = reach * self.lat_degrees_per_m
-                dlon = reach * lon_per_m_d
-                clear = lon < box[0][d] - dlon
-                clear |= lon > box[2][d] + dlon
-                clear |= lat < box[1][d] - dlat
-                clear |= lat > box[3][d] + dlat
-                ok &= clear
+            self._clear_of_outer_boxes(ok, d, lon, lat, accuracy, lon_per_m[candidate])
         for k in range(self.inner.shape[1]):
             box = self.inner[:, k]
             ok &= accuracy + self.inner_warning_m[k][d] + REACH_MARGIN_M <= self.inner_m[k][d]
@@ -116,6 +112,48 @@ class DeviceClearance:
         unsettled[device[~settled]] = True
         settled &= ~unsettled[device]
         return settled
+
+    def _clear_of_outer_boxes(
+        self,
+        ok: BoolArray,
+        d: npt.NDArray[np.intp],
+        lon: FloatArray,
+        lat: FloatArray,
+        accuracy: FloatArray,
+        lon_per_m: FloatArray,
+    ) -> None:
+        """`ok &=` clear of every exclusion box of the device, grown by each one's reach.
+
+        First against the union of the device's boxes grown by the largest reach: a fix
+        clear of that is clear of each box, with the same floating-point operations on
+        smaller bounds (rounding is monotone), and most fixes are. Only the others are
+        tested box by box.
+        """
+        union = self.outer_union
+        reach = accuracy + self.outer_union_warning_m[d] + REACH_MARGIN_M
+        dlat = reach * self.lat_degrees_per_m
+        dlon = reach * lon_per_m
+        clear = lon < union[0][d] - dlon
+        clear |= lon > union[2][d] + dlon
+        clear |= lat < union[1][d] - dlat
+        clear |= lat > union[3][d] + dlat
+        rest = np.flatnonzero(ok & ~clear)
+        if rest.shape[0] == 0:
+            return
+        d, lon, lat = d[rest], lon[rest], lat[rest]
+        accuracy, lon_per_m = accuracy[rest], lon_per_m[rest]
+        each = np.ones(rest.shape[0], np.bool_)
+        for k in range(self.outer.shape[1]):
+            box = self.outer[:, k]
+            reach = accuracy + self.outer_warning_m[k][d] + REACH_MARGIN_M
+            dlat = reach * self.lat_degrees_per_m
+            dlon = reach * lon_per_m
+            clear = lon < box[0][d] - dlon
+            clear |= lon > box[2][d] + dlon
+            clear |= lat < box[1][d] - dlat
+            clear |= lat > box[3][d] + dlat
+            each &= clear
+        ok[rest] = each
 
 
 def device_clearance(
@@ -167,8 +205,19 @@ def device_clearance(
         inner_box[:, k, d] = inner_deg[put].T
         inner_depth[k, d] = inner_m[put]
         inner_warning[k, d] = warning_m[put]
+    union = np.empty((4, devices))
+    union[:2] = outer[:2].min(axis=1, initial=np.inf)
+    union[2:] = outer[2:].max(axis=1, initial=-np.inf)
     return DeviceClearance(
-        lat_degrees_per_m, eligible, outer, outer_warning, inner_box, inner_depth, inner_warning
+        lat_degrees_per_m,
+        eligible,
+        outer,
+        outer_warning,
+        union,
+        outer_warning.max(axis=0, initial=0.0),
+        inner_box,
+        inner_depth,
+        inner_warning,
     )
 
 

@@ -93,7 +93,11 @@ def evaluate(
         late = batch.time_ms <= devices.latest_ms[batch.device]
     replay_devices = np.union1d(np.unique(batch.device[late]), np.array(sorted(replay), np.int32))
     replay_devices = replay_devices.astype(np.int32)
-    in_order = ~np.isin(batch.device, replay_devices)
+    # Usually nothing is re-run: no isin over the whole batch then.
+    if replay_devices.shape[0]:
+        in_order = ~np.isin(batch.device, replay_devices)
+    else:
+        in_order = np.ones(len(batch), np.bool_)
 
     work = WorkingSlots(
         state.slots.last_ms.copy(), state.slots.last_side.copy(), state.slots.machines.copy()
@@ -203,14 +207,16 @@ def _publish_slots(
     rows = table.rows_of(touched)
     late_after_s = rules.settings.late_after_s
     has_row = rows >= 0
-    changed = np.zeros(touched.shape[0], np.bool_)
-    changed[has_row] = table.ints[rows[has_row], CHANGED] == 1
-    for slot, row, row_changed in zip(
-        touched.tolist(), rows.tolist(), changed.tolist(), strict=True
-    ):
+    # Only slots with a changed machine, closed episodes or a re-run can publish anything:
+    # picked out with array operations, so the loop below runs over them alone (in slot
+    # order, as before) rather than over every busy slot.
+    due = np.zeros(touched.shape[0], np.bool_)
+    due[has_row] = table.ints[rows[has_row], CHANGED] == 1
+    others = [*work.closed, *replayed_slots]
+    if others:
+        due |= np.isin(touched, np.array(others, np.int64))
+    for slot, row in zip(touched[due].tolist(), rows[due].tolist(), strict=True):
         closed = work.closed.pop(slot, [])
-        if not (row_changed or closed or slot in replayed_slots):
-            continue
         open_draft = None if row < 0 else table.open_draft(row)
         if open_draft is not None and not closed and slot not in replayed_slots:
             # The common case: an open episode seen again. Same start, same identity.

@@ -105,12 +105,17 @@ class DeviceWork:
                 self.first_contact[d] = first if earliest is None else min(earliest, first)
 
     def take_rows(self, batch: FixBatch) -> None:
+        """`batch` sorted by (device, fix time): each device's last row is its newest, so
+        one gather and one store per device replace a `np.maximum.at` over every row."""
         if len(batch) == 0:
             return
-        np.maximum.at(self.latest_ms, batch.device, batch.time_ms)
-        np.maximum.at(self.last_record_ms, batch.device, batch.time_ms)
+        device, time_ms = _newest_per_device(batch.device, batch.time_ms)
+        self.latest_ms[device] = np.maximum(self.latest_ms[device], time_ms)
+        self.last_record_ms[device] = np.maximum(self.last_record_ms[device], time_ms)
         valid = batch.valid
-        np.maximum.at(self.last_valid_ms, batch.device[valid], batch.time_ms[valid])
+        if valid.any():
+            device, time_ms = _newest_per_device(batch.device[valid], batch.time_ms[valid])
+            self.last_valid_ms[device] = np.maximum(self.last_valid_ms[device], time_ms)
 
     def judge_no_gps(
         self,
@@ -283,3 +288,12 @@ class DeviceWork:
             published=published,
             rules_shape=state.rules_shape,
         )
+
+
+def _newest_per_device(
+    device: npt.NDArray[np.int32], time_ms: Int64Array
+) -> tuple[npt.NDArray[np.int32], Int64Array]:
+    """Each device's last row of rows sorted by (device, time): its newest time."""
+    last = np.ones(device.shape[0], np.bool_)
+    last[:-1] = device[1:] != device[:-1]
+    return device[last], time_ms[last]

@@ -81,12 +81,25 @@ class CompiledShapes:
         Exact where the true distance is within `reach` (per pair, or one for all); beyond
         it the sign is right and the magnitude is at least `reach`. A NaN coordinate gives NaN.
         """
+        return self.signed_distance_marked(shape_index, x, y, reach)[0]
+
+    def signed_distance_marked(
+        self,
+        shape_index: npt.ArrayLike,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        reach: npt.ArrayLike,
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """`signed_distance`, and where it is exact whatever the reach (circles, and areas
+        measured by GEOS): a caller that needs exact distances beyond the reach can skip
+        those pairs instead of asking GEOS the same question twice."""
         index, px, py = self._pairs(shape_index, x, y)
         limit = np.maximum(np.broadcast_to(np.asarray(reach, dtype=np.float64), index.shape), 0.0)
         out = np.full(index.shape, np.nan)
         kind = self.kind[index]
+        exact = kind == ShapeKind.CIRCLE
 
-        circles = np.flatnonzero(kind == ShapeKind.CIRCLE)
+        circles = np.flatnonzero(exact)
         if circles.size:
             c = index[circles]
             out[circles] = self.radius[c] - np.hypot(
@@ -112,8 +125,11 @@ class CompiledShapes:
                 out[others[rest[deep]]] = depth[deep]
                 near = np.flatnonzero(~deep)
                 if near.size:
-                    out[others[rest[near]]] = self._near(s[near], ox[near], oy[near], lim[near])
-        return out
+                    at = others[rest[near]]
+                    out[at] = self._near(s[near], ox[near], oy[near], lim[near])
+                    # An area's GEOS distance is exact; a corridor's inside may be a bound.
+                    exact[at] = self.kind[s[near]] == ShapeKind.AREA
+        return out, exact
 
     def exact_signed_distance(
         self, shape_index: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike

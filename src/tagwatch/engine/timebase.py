@@ -7,6 +7,7 @@ arrays compact; datetimes appear only at the engine's edges.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
@@ -18,7 +19,9 @@ def to_ms(moment: datetime) -> int:
     return (moment - EPOCH) // _ONE_MS
 
 
+@lru_cache(maxsize=1 << 16)
 def from_ms(ms: int) -> datetime:
     # Positional (days, seconds, microseconds, milliseconds): keywords cost twice as much,
-    # and the engine turns every episode time into a datetime.
+    # and the engine turns every episode time into a datetime. Cached: an open episode is
+    # re-published every batch with the same evidence times (datetimes are immutable).
     return EPOCH + timedelta(0, 0, 0, int(ms))
