@@ -26,7 +26,6 @@ from tagwatch.domain.episodes import EngineEvent, RuleKind
 from tagwatch.domain.zones import Area, Circle, Shape
 from tagwatch.engine import CompiledRules, EngineState, FixBatch, compile_rules, evaluate
 from tagwatch.engine import advance as advance_module
-from tagwatch.engine.clearance import DeviceClearance
 from tagwatch.engine.compile import SlotInfo
 from tagwatch.engine.geometry import compile_shapes
 from tagwatch.engine.inner_box import inner_boxes
@@ -92,45 +91,9 @@ def test_inner_boxes_change_no_event(
         rules,
         slot_inner_deg=np.full_like(rules.slot_inner_deg, np.nan),
         slot_inner_m=np.zeros_like(rules.slot_inner_m),
-        clearance=DeviceClearance.none(rules.device_count),  # it uses the inner boxes too
     )
 
     assert run(rules, rounds, order) == run(without, rounds, order)
-
-
-@pytest.mark.parametrize("order", [list(range(ROUNDS)), LATE_ORDER], ids=["in-order", "late"])
-def test_rows_settled_whole_change_no_event(
-    population: tuple[CompiledRules, Rounds], order: list[int]
-) -> None:
-    rules, rounds = population
-    assert rules.clearance.eligible.mean() > 0.9  # the bench's tags all have cheap tests
-    without = dataclasses.replace(rules, clearance=DeviceClearance.none(rules.device_count))
-
-    assert run(rules, rounds, order) == run(without, rounds, order)
-
-
-def test_a_row_is_settled_only_when_every_zone_of_its_tag_is_clear(
-    population: tuple[CompiledRules, Rounds],
-) -> None:
-    """Row by row against the pair path's own tests, on the benchmark's fixes."""
-    rules, rounds = population
-    rows = rounds[1][0]
-    lon_per_m = advance_module.lon_degrees_per_metre(rows.lat)
-    settled = rules.clearance.settled_rows(rows, lon_per_m, np.zeros(rules.device_count, bool))
-
-    pair_row, pair_slot = advance_module.pairs_of(rules, rows.device)
-    reach = rows.accuracy_m[pair_row] + rules.slot_warning_m[pair_slot] + 1.0
-    exclusion = rules.slot_side[pair_slot] == 0
-    clear = np.where(
-        exclusion,
-        advance_module.clear_of_box(rules, pair_slot, rows, pair_row, reach, lon_per_m),
-        advance_module.inside_inner_box(rules, pair_slot, rows, pair_row, reach),
-    )
-    every_pair_clear = np.ones(len(rows), bool)
-    np.logical_and.at(every_pair_clear, pair_row, clear)
-
-    assert 0.85 < settled.mean() < 1.0
-    assert np.array_equal(settled, every_pair_clear)
 
 
 def star(east_m: float, north_m: float, radii: list[float]) -> Area:

@@ -10,7 +10,6 @@ import numpy as np
 import numpy.typing as npt
 
 from tagwatch.engine.batch import FixBatch
-from tagwatch.engine.clearance import REACH_MARGIN_M
 from tagwatch.engine.compile import METRES_PER_DEGREE, CompiledRules, SlotRule
 from tagwatch.engine.evidence import Evidence, evidence_codes
 from tagwatch.engine.machine import Draft, Phase, SlotMachine
@@ -25,6 +24,9 @@ from tagwatch.engine.machines import (
 )
 
 FloatArray = npt.NDArray[np.float64]
+
+# Distances beyond accuracy + warning buffer + this only need their sign and a lower bound.
+REACH_MARGIN_M = 1.0
 
 
 @dataclass(slots=True)
@@ -156,20 +158,6 @@ def advance(
     """Feed `rows` (sorted by device and time, each newer than the slot state) to the slots."""
     if len(rows) == 0 or rules.slot_count == 0:
         return []
-    lon_per_m = lon_degrees_per_metre(rows.lat)
-    # Rows clear of every zone of their tag only move the slot clocks (clearance.py); the
-    # rest become (fix, slot) pairs.
-    device_busy = np.zeros(rules.device_count, np.bool_)
-    device_busy[rules.slot_device[work.table.slot]] = True
-    settled = rules.clearance.settled_rows(rows, lon_per_m, device_busy)
-    if settled.any():
-        _advance_settled(rules, work, rows.take(settled))
-        unsettled = ~settled
-        rows, lon_per_m = rows.take(unsettled), lon_per_m[unsettled]
-        if warn_rows is not None:
-            warn_rows = warn_rows[unsettled]
-        if len(rows) == 0:
-            return []
     pair_row, pair_slot = pairs_of(rules, rows.device)
     if pair_row.shape[0] == 0:
         return []
@@ -198,7 +186,7 @@ def advance(
             rows,
             pair_row[outer],
             reach[outer],
-            lon_per_m,
+            lon_degrees_per_metre(rows.lat),
         )
     # Only inclusion slots other than attendance have an inner box (depth > 0).
     inner = np.flatnonzero(candidate & (reach <= rules.slot_inner_m[pair_slot]))
@@ -293,18 +281,6 @@ def advance(
             pair_slot[due].tolist(), time_ms[due].tolist(), margin[due].tolist(), strict=True
         )
     ]
-
-
-def _advance_settled(rules: CompiledRules, work: WorkingSlots, rows: FixBatch) -> None:
-    """What the pair path does for rows all of whose pairs are compliant and quiet: each
-    slot's clock moves to its device's latest row, on the allowed side (margin -reach)."""
-    last = np.ones(len(rows), np.bool_)
-    last[:-1] = rows.device[1:] != rows.device[:-1]  # rows are sorted by device and time
-    pair_row, pair_slot = pairs_of(rules, rows.device[last])
-    time_ms = rows.time_ms[last][pair_row]
-    latest = np.maximum(work.last_ms[pair_slot], time_ms)
-    work.last_ms[pair_slot] = latest
-    work.last_side[pair_slot[time_ms == latest]] = False
 
 
 def _step_machines(

@@ -19,7 +19,6 @@ from tagwatch.domain.rules import EngineSettings, HealthPolicy, RuleBook
 from tagwatch.domain.schedules import ExceptionMode, Schedule, ScheduleException
 from tagwatch.domain.zones import Appointment, Circle, Corridor, Shape, ZoneKind
 from tagwatch.engine.batch import MAX_DEVICES
-from tagwatch.engine.clearance import DeviceClearance, device_clearance
 from tagwatch.engine.geometry import CompiledShapes, compile_shapes
 from tagwatch.engine.inner_box import inner_boxes
 from tagwatch.engine.projection import Projector
@@ -78,8 +77,6 @@ class CompiledRules:
     shapes: CompiledShapes
     schedules: ScheduleTable
     projector: Projector
-    # The slots' cheap tests per device, to settle whole rows without pairs (clearance.py).
-    clearance: DeviceClearance
     # Beacon (home monitoring unit) device id -> the tag devices whose curfew it serves.
     beacon_tags: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
@@ -222,10 +219,6 @@ def compile_rules(book: RuleBook) -> CompiledRules:
     )
     device_slot_start = np.zeros(len(device_ids) + 1, np.int64)
     np.cumsum(counts, out=device_slot_start[1:])
-    slot_side = np.array([row[1] for row in rows], np.int8)
-    box_deg = np.array([degree_box(shape) for shape in shapes], np.float64).reshape(-1, 4)
-    slot_inner_deg = inner_deg[shape_index].reshape(-1, 4)
-    slot_warning_m = np.array([row[6] for row in rows], np.float64)
     return CompiledRules(
         settings=settings,
         device_ids=tuple(device_ids),
@@ -240,16 +233,18 @@ def compile_rules(book: RuleBook) -> CompiledRules:
         ),
         slot_info=tuple(row[8] for row in rows),
         slot_device=slot_device,
-        slot_side=slot_side,
+        slot_side=np.array([row[1] for row in rows], np.int8),
         slot_shape=shape_index,
         # Column-major: the engine gathers one column at a time.
-        slot_box_deg=np.asfortranarray(box_deg),
-        slot_inner_deg=np.asfortranarray(slot_inner_deg),
+        slot_box_deg=np.asfortranarray(
+            np.array([degree_box(shape) for shape in shapes], np.float64).reshape(-1, 4)
+        ),
+        slot_inner_deg=np.asfortranarray(inner_deg[shape_index].reshape(-1, 4)),
         slot_inner_m=inner_m[shape_index],
         slot_schedule=np.array([row[3] for row in rows], np.int32),
         slot_dwell_ms=np.array([round(row[4] * 1000) for row in rows], np.int64),
         slot_release_ms=np.array([round(row[5] * 1000) for row in rows], np.int64),
-        slot_warning_m=slot_warning_m,
+        slot_warning_m=np.array([row[6] for row in rows], np.float64),
         slot_beacon=np.array([row[7] for row in rows], np.bool_),
         slot_attendance=np.array([row[8].rule is RuleKind.ATTENDANCE for row in rows], np.bool_),
         attendance_slots=tuple(
@@ -259,16 +254,6 @@ def compile_rules(book: RuleBook) -> CompiledRules:
         shapes=compiled_shapes,
         schedules=ScheduleTable(schedules),
         projector=projector,
-        clearance=device_clearance(
-            slot_device,
-            slot_side == SlotRule.EXCLUSION,
-            box_deg,
-            slot_warning_m,
-            slot_inner_deg,
-            inner_m[shape_index],
-            len(device_ids),
-            1.02 / METRES_PER_DEGREE,
-        ),
         beacon_tags={key: tuple(value) for key, value in beacon_tags.items()},
     )
 
