@@ -73,6 +73,23 @@ def test_append_is_idempotent_by_key_and_pending_keeps_device_order(make_log: Fa
     assert all(r.received_at == NOW for r in pending)
 
 
+def test_a_routed_device_is_published_to_the_partition_of_the_device_it_goes_with(
+    make_log: Factory,
+) -> None:
+    # A beacon whose own partition differs from its tag's (4 partitions).
+    beacon = next(f"hmu-{n}" for n in range(100) if partition_of(f"hmu-{n}", 4) != 0)
+    tag = next(f"tag-{n}" for n in range(100) if partition_of(f"tag-{n}", 4) == 0)
+    gateway = make_log()
+    gateway.route = lambda device: tag if device == beacon else device
+    tags_monitor = make_log(consume=(0,))
+    beacons_monitor = make_log(consume=(partition_of(beacon, 4),))
+    wait_for(lambda: tags_monitor.owned_partitions() == {0})
+    assert gateway.append([record(beacon, 1), record(tag, 1)]) == 2
+    got = tags_monitor.pending(10)
+    assert sorted(r.device_id for r in got) == sorted([beacon, tag])
+    assert beacons_monitor.pending(10) == []
+
+
 def test_pending_returns_held_records_again_until_they_are_done(make_log: Factory) -> None:
     monitor = make_log(consume=(0, 1, 2, 3))
     monitor.append([record("tag-a", n) for n in range(3)])

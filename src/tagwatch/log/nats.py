@@ -3,7 +3,9 @@
 One stream, `TAGWATCH_IN`, holds subjects `tagwatch.in.<partition>`; a device's records
 always go to partition `partition_of(device_id, partitions)` (CRC-32 of the id: stable
 across processes, machines and Python versions, unlike `hash()`), so one monitor reads one
-device's records in the order they were appended.
+device's records in the order they were appended. The exception is a device judged with
+another's rules: a curfew's home beacon is published to its tag's partition (`route`), so
+the monitor that judges the tag's curfew sees the beacon's in-range events.
 
 - **append** publishes every record with `Nats-Msg-Id` = its idempotency key and waits for
   every PubAck: JetStream has then stored it (fsync'd on `replicas` nodes), so the gateway
@@ -181,6 +183,10 @@ class NatsLog:
         self._lease_task: asyncio.Task[None] | None = None
         self._feed_tasks: set[asyncio.Future[None]] = set()
         self._opened = False
+        # The device whose partition a device's records go to: itself, except for devices
+        # judged with another's rules (a curfew's home beacon goes with the subject's tag,
+        # tagwatch.service.routing); bootstrap sets it for gateways.
+        self.route: Callable[[str], str] = _itself
 
     # -- the Log interface ---------------------------------------------------------------
 
@@ -220,8 +226,13 @@ class NatsLog:
         if not records:
             return 0
         timeout = self.settings.publish_timeout_s
+        # Subjects are chosen here, in the caller's thread: `route` may read the store.
+        prefix = self.settings.subject_prefix
+        subjects = [
+            f"{prefix}.{self.partition_of(self.route(record.device_id))}" for record in records
+        ]
         try:
-            return self._run(self._publish(records), timeout=timeout + 1.0)
+            return self._run(self._publish(records, subjects), timeout=timeout + 1.0)
         except LogUnavailableError:
             raise
         except Exception as error:  # connection lost, timeout, JetStream error
@@ -461,20 +472,19 @@ class NatsLog:
                 version = self._scope.version + 1
                 self._scope = DeviceScope(version, owned, self.settings.partitions)
 
-    async def _publish(self, records: Sequence[NewRecord]) -> int:
+    async def _publish(self, records: Sequence[NewRecord], subjects: Sequence[str]) -> int:
         js = self._require_js()
         timeout = self.settings.publish_timeout_s
-        prefix = self.settings.subject_prefix
         acks = await asyncio.gather(
             *(
                 js.publish(
-                    f"{prefix}.{self.partition_of(record.device_id)}",
+                    subject,
                     _encode(record),
                     timeout=timeout,
                     stream=self.settings.stream,
                     headers={"Nats-Msg-Id": record.key},
                 )
-                for record in records
+                for record, subject in zip(records, subjects, strict=True)
             ),
             return_exceptions=True,
         )
@@ -574,6 +584,10 @@ class NatsLog:
         if self._js is None:
             raise LogUnavailableError("the NATS log is not open")
         return self._js
+
+
+def _itself(device_id: str) -> str:
+    return device_id
 
 
 def _lease_key(partition: int) -> str:

@@ -26,6 +26,7 @@ from tagwatch.service.config import Config
 from tagwatch.service.ingest import Ingest, UnknownDevices
 from tagwatch.service.monitor import Monitor
 from tagwatch.service.retention import Retention
+from tagwatch.service.routing import BeaconRoutes
 from tagwatch.store import SecretHasher, SqliteStore, Store, create_store
 
 SQLITE = "sqlite:///"
@@ -102,6 +103,7 @@ def bootstrap(
         if config.run_monitor:
             bus.forward = log.forward_feed
         log.relay_feed(bus.deliver_local)
+        log.route = BeaconRoutes(store, clock)  # home beacons go with their tag's partition
     services = Services(
         config=config,
         clock=clock,
