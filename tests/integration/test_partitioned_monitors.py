@@ -1,6 +1,7 @@
 """Partitioned monitors as real processes on a NATS log: the results of an uninterrupted
 run, whether the partitions are split between two processes or a process is killed with
-SIGKILL mid-batch and a standby takes its partitions over.
+SIGKILL mid-batch and a standby takes its partitions over; and a curfew's home beacon in
+another partition than its tag still reaching the tag's monitor.
 
 The test process plays the gateway (it appends the fixes to the NATS log with a
 non-consuming NatsLog, exactly as `tagwatch serve` does) and reads the store; the
@@ -24,11 +25,15 @@ import pytest
 from natskit import drop_namespace, new_namespace, require_nats
 from tagwatch.domain.episodes import Episode, RuleKind
 from tagwatch.domain.people import Assignment, Device, RiskLevel, Subject
-from tagwatch.domain.positions import Fix
-from tagwatch.domain.zones import Circle, Zone, ZoneKind
+from tagwatch.domain.positions import DeviceEvent, DeviceEventKind, Fix
+from tagwatch.domain.schedules import Schedule
+from tagwatch.domain.zones import Circle, Curfew, Zone, ZoneKind
 from tagwatch.engine import EngineState, compile_rules, evaluate
-from tagwatch.log.codec import fix_record
+from tagwatch.log.codec import event_record, fix_record
+from tagwatch.log.contract import partition_of
 from tagwatch.log.nats import NatsLog, NatsLogSettings
+from tagwatch.service.clock import SystemClock
+from tagwatch.service.routing import BeaconRoutes
 from tagwatch.store import SecretHasher, Store, create_store
 
 DEVICES = 24
@@ -221,3 +226,59 @@ def wait_for_episodes(deployment: Deployment, expected: list[Episode]) -> None:
                 f"missing {sorted(want - got)}\nextra {sorted(got - want)}\nall {detail}"
             )
         time.sleep(0.2)
+
+
+def test_a_home_beacon_in_another_partition_keeps_its_tag_compliant(
+    deployment: Deployment,
+) -> None:
+    """A curfew met by the home beacon while GPS puts the tag 2 km away: the beacon's own
+    partition is not the tag's, yet the gateway routes its events to the tag's monitor."""
+    tag = "tag-00"
+    beacon = next(
+        f"hmu-{n}"
+        for n in range(100)
+        if partition_of(f"hmu-{n}", PARTITIONS) // 2 != partition_of(tag, PARTITIONS) // 2
+    )
+    home = centre(0)
+    with deployment.store.transaction() as tx:
+        tx.devices.save_device(Device(beacon))
+        tx.curfews.save_curfew(
+            Curfew(
+                "curfew-00", "subject-00", Circle(*home, 100.0), Schedule(), beacon_device_id=beacon
+            )
+        )
+    deployment.gateway.route = BeaconRoutes(deployment.store, SystemClock())
+    lon, lat = home
+    away = [
+        Fix(
+            tag,
+            deployment.base + timedelta(minutes=m),
+            lat + 2000 / METRES_PER_DEGREE_LAT,
+            lon,
+            10.0,
+        )
+        for m in range(MINUTES)
+    ]
+    in_range = DeviceEvent(
+        beacon, deployment.base - timedelta(minutes=1), DeviceEventKind.BEACON_IN_RANGE
+    )
+
+    def curfew_episodes(events: list[DeviceEvent]) -> list[Episode]:
+        now = datetime.now(UTC)
+        rules = compile_rules(deployment.store.rule_book(now))
+        state, _ = evaluate(rules, EngineState.empty(rules), away, events, now)
+        return [e for e in state.all_episodes() if e.rule is RuleKind.CURFEW]
+
+    assert curfew_episodes([]), "without the beacon the tag is away during its curfew"
+    assert curfew_episodes([in_range]) == []
+
+    deployment.monitor("0-1")  # the two processes split the partitions: the beacon's
+    deployment.monitor("2-3")  # partition is owned by the other process
+    time.sleep(2.0)  # both have claimed their partitions
+    now = datetime.now(UTC)
+    assert deployment.gateway.append([event_record(in_range, received_at=now)]) == 1
+    deployment.publish(away)
+    deployment.wait_until_stored(len(away))
+    time.sleep(2.0)  # a step after the last fixes
+    curfews = deployment.store.episodes.list_episodes(rules=[RuleKind.CURFEW])
+    assert curfews == [], curfews
