@@ -21,6 +21,8 @@ from pathlib import Path
 import nats
 import pytest
 
+from processkit import free_port
+
 NATS_URL = os.environ.get("TAGWATCH_TEST_NATS", "nats://127.0.0.1:4222")
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
@@ -70,12 +72,6 @@ def drop_namespace(url: str, namespace: str) -> None:
     worker = threading.Thread(target=run)
     worker.start()
     worker.join(30)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class PrivateNats:

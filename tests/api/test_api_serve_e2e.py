@@ -10,18 +10,18 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx2 as httpx
 import pytest
 
+from processkit import free_port, until
 from servicekit import Backend
 
 T = TypeVar("T")
@@ -30,13 +30,6 @@ PASSWORD = "an admin password"  # noqa: S105 - a test user's
 WAIT_S = 20.0
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _tagwatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -48,16 +41,6 @@ def _tagwatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
         timeout=60,
         check=False,
     )
-
-
-def _until(what: str, probe: Callable[[], T | None], timeout_s: float = WAIT_S) -> T:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 class Server:
@@ -82,7 +65,7 @@ def server(tmp_path: Path, service_backend: Backend) -> Iterator[Server]:
     }
     added = _tagwatch("user", "add", "root", "--role", "admin", "--password", PASSWORD, env=env)
     assert added.returncode == 0, added.stderr
-    api_port, osmand_port = _free_port(), _free_port()
+    api_port, osmand_port = free_port(), free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -115,7 +98,7 @@ def server(tmp_path: Path, service_backend: Backend) -> Iterator[Server]:
             except httpx.HTTPError:
                 return None
 
-        _until("the API to answer", healthy)
+        until("the API to answer", healthy)
         yield running
     finally:
         if process.poll() is None:
@@ -223,7 +206,7 @@ def test_a_breach_over_osmand_raises_one_alert_seen_in_the_api_and_the_stream(
             items: list[dict[str, Any]] = ok(api.get("/api/v1/alerts"))["items"]
             return items or None
 
-        alerts = _until("the alert in the API", one_alert)
+        alerts = until("the alert in the API", one_alert)
         assert len(alerts) == 1
         alert = alerts[0]
         assert (alert["rule"], alert["requirement_id"], alert["subject_id"]) == (
@@ -262,7 +245,7 @@ def test_a_breach_over_osmand_raises_one_alert_seen_in_the_api_and_the_stream(
 
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(15) == 0, server.log.read_text()
-    assert _until("the stream to end", lambda: _drained_to_end(events), 10)
+    assert until("the stream to end", lambda: _drained_to_end(events), 10)
 
 
 def _drained_to_end(events: queue.Queue[tuple[str, Any]]) -> bool | None:

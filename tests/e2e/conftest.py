@@ -32,11 +32,11 @@ from e2ekit import (
     CHROMIUM_ARGS,
     ROOT,
     LiveServer,
-    free_port,
     until,
 )
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
 
+from processkit import free_port
 from servicekit import Backend
 from tagwatch.sim.feed import feed_osmand
 from tagwatch.sim.model import Scenario

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,6 +13,8 @@ from typing import Any, TypeVar
 
 import httpx2 as httpx
 from playwright.sync_api import Page
+
+from processkit import until as wait_until
 
 T = TypeVar("T")
 CHROMIUM = "/usr/bin/chromium"
@@ -35,20 +35,8 @@ WAIT_S = 30.0
 
 
 def until(what: str, probe: Callable[[], T | None], timeout_s: float = WAIT_S) -> T:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """processkit's wait, with the browser tests' longer default."""
+    return wait_until(what, probe, timeout_s)
 
 
 @dataclass

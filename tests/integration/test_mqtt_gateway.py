@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,8 @@ import httpx2 as httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+
+from processkit import free_port, until
 
 T = TypeVar("T")
 BROKER = ("127.0.0.1", 1883)
@@ -61,26 +63,9 @@ def _needs_mosquitto() -> None:
         pytest.skip("Mosquitto is not listening on 127.0.0.1:1883")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _until(what: str, probe: Callable[[], T | None], timeout_s: float = WAIT_S) -> T:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-
 class Server:
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.api = f"http://127.0.0.1:{_free_port()}"
+        self.api = f"http://127.0.0.1:{free_port()}"
         self.log = log
         port = self.api.rsplit(":", 1)[1]
         with log.open("wb") as out:
@@ -93,7 +78,7 @@ class Server:
                     "--port",
                     port,
                     "--osmand-port",
-                    str(_free_port()),
+                    str(free_port()),
                 ],
                 env=env,
                 stdout=out,
@@ -110,7 +95,7 @@ class Server:
             opened = 'tagwatch_gateway_connections_open{protocol="mqtt"} 1'
             return (answer.status_code == 200 and opened in answer.text) or None
 
-        _until("the MQTT gateway to subscribe", ready)
+        until("the MQTT gateway to subscribe", ready)
 
     def kill(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)
@@ -284,7 +269,7 @@ def test_owntracks_locations_reach_the_trail_once_each(
             phone.publish(topic, location(first))  # a duplicate of the first
             phone.publish(f"owntracks/{user}/stranger", location(first))  # unknown device
             phone.publish(topic, location(first + 120))
-            _until(
+            until(
                 "three fixes",
                 lambda: (
                     trail_times(api, "s-phone")
@@ -335,12 +320,12 @@ def test_kill_9_mid_stream_loses_no_message_the_broker_accepted(
         with serving(env, tmp_path / "serve-0.log") as server, admin(server) as api:
             register(api, "s-phone", f"{user}:phone", "owntracks")
             sender.start()
-            _until("some fixes stored", lambda: len(trail_times(api, "s-phone")) >= 30 or None)
+            until("some fixes stored", lambda: len(trail_times(api, "s-phone")) >= 30 or None)
             server.kill()  # kill -9 mid-stream; the broker keeps the session's messages
         sender.join(30)
         assert not sender.is_alive() and len(published) == 150
         with serving(env, tmp_path / "serve-1.log") as server, admin(server) as api:
-            _until(
+            until(
                 "every acknowledged message stored",
                 lambda: sorted(trail_times(api, "s-phone")) == published or None,
             )
@@ -374,7 +359,7 @@ def test_a_breach_sends_the_tag_a_command_and_its_reply_marks_it_delivered(
                     "events": [{"time": now, "kind": "battery_level", "value": 64}],
                 },
             )
-            alert = _until("the exclusion alert", lambda: alert_of(api, "s-tag"))
+            alert = until("the exclusion alert", lambda: alert_of(api, "s-tag"))
             assert alert["rule"] == "exclusion"
 
             topic, command = tag.next_message()
@@ -387,12 +372,12 @@ def test_a_breach_sends_the_tag_a_command_and_its_reply_marks_it_delivered(
                 (notification,) = detail["notifications"]
                 return str(notification["state"])
 
-            _until("the command to be sent", lambda: state() == "sent" or None)
+            until("the command to be sent", lambda: state() == "sent" or None)
             tag.publish(
                 f"tagwatch/tags/{tag_id}/reply",
                 {"command_id": command["command_id"], "status": "delivered", "text": "shown"},
             )
-            _until("the reply to mark it delivered", lambda: state() == "delivered" or None)
+            until("the reply to mark it delivered", lambda: state() == "delivered" or None)
             (listed,) = api.get(f"/api/v1/alerts/{alert['id']}/commands").json()
             assert (listed["channel"], listed["reply"], listed["attempts"]) == ("mqtt", "shown", 1)
             assert api.get("/api/v1/alerts/no-such-alert/commands").status_code == 404
@@ -411,7 +396,7 @@ def test_an_owntracks_phone_in_its_exclusion_zone_gets_an_action_command(
             now = int(time.time())
             for tst in (now - 60, now - 30, now):
                 phone.publish(f"owntracks/{user}/phone", location(tst, lat=CENTRE[1], acc=5))
-            alert = _until("the exclusion alert", lambda: alert_of(api, "s-phone"))
+            alert = until("the exclusion alert", lambda: alert_of(api, "s-phone"))
             topic, command = phone.next_message()
             assert topic == f"owntracks/{user}/phone/cmd"
             assert command["_type"] == "cmd" and command["action"] == "action"
@@ -423,6 +408,6 @@ def test_an_owntracks_phone_in_its_exclusion_zone_gets_an_action_command(
                 return found if found != ("owntracks", "queued") else None
 
             # OwnTracks apps never answer: "sent" (the broker has it for the phone) is final.
-            assert _until("the command to be sent", notification) == ("owntracks", "sent")
+            assert until("the command to be sent", notification) == ("owntracks", "sent")
     finally:
         phone.close()

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -19,7 +19,8 @@ from typing import TypeVar
 import httpx2 as httpx
 import pytest
 
-from natskit import PrivateNats, free_port
+from natskit import PrivateNats
+from processkit import free_port, until
 from tagwatch.domain.people import Assignment, Device, RiskLevel, Subject
 from tagwatch.domain.zones import Circle, Zone, ZoneKind
 from tagwatch.store import SecretHasher, create_store
@@ -27,16 +28,6 @@ from tagwatch.store import SecretHasher, create_store
 T = TypeVar("T")
 LON, LAT = -0.336, 51.752
 pytestmark = pytest.mark.slow
-
-
-def until(what: str, probe: Callable[[], T | None], timeout_s: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Processes:
@@ -131,7 +122,7 @@ def run(tmp_path: Path, processes: Processes, nats: PrivateNats) -> None:
             assert serve.poll() is None, processes.output("serve")
             return 0
 
-    until("the OsmAnd listener", lambda: report(0) == 200 or None)
+    until("the OsmAnd listener", lambda: report(0) == 200 or None, timeout_s=30)
     acknowledged = {0}
     for step in (1, 2):
         assert report(step) == 200
@@ -143,7 +134,11 @@ def run(tmp_path: Path, processes: Processes, nats: PrivateNats) -> None:
 
     nats.start()
     for step in (3, 4, 5, 6):
-        until(f"report {step} to be taken again", lambda s=step: report(s) == 200 or None)  # type: ignore[misc]
+        until(
+            f"report {step} to be taken again",
+            lambda s=step: report(s) == 200 or None,  # type: ignore[misc]
+            timeout_s=30,
+        )
         acknowledged.add(step)
 
     def stored() -> int | None:

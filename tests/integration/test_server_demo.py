@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from processkit import free_port
 from tagwatch.sim.server_demo import run_server_demo
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.slow
@@ -34,8 +28,8 @@ def test_the_demo_feeds_the_server_and_stops_it_cleanly(
             days=1,
             seed=3,
             speedup=600.0,
-            port=_free_port(),
-            osmand_port=_free_port(),
+            port=free_port(),
+            osmand_port=free_port(),
             db_path=tmp_path / "demo.db",
             duration_s=15.0,
             echo=lines.append,

@@ -8,13 +8,12 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Any, TypeVar
 
 import httpx2 as httpx
 import pytest
+
+from processkit import free_port, until
 
 T = TypeVar("T")
 LON, LAT = -0.336, 51.752
@@ -33,26 +34,9 @@ INGEST_S = 1.5
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _until(what: str, probe: Callable[[], T | None], timeout_s: float = WAIT_S) -> T:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-
 class Server:
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.api_port, self.osmand_port = _free_port(), _free_port()
+        self.api_port, self.osmand_port = free_port(), free_port()
         self.api = f"http://127.0.0.1:{self.api_port}"
         self.osmand = f"http://127.0.0.1:{self.osmand_port}"
         self.log = log
@@ -82,7 +66,7 @@ class Server:
                 return None
             return answer.status_code == 200 or None
 
-        _until("the API to answer", healthy)
+        until("the API to answer", healthy)
 
     def kill(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)
@@ -199,7 +183,7 @@ def _drained(server: Server, first: int, last: int, acked: set[int]) -> Counter[
         return stored
 
     try:
-        return _until("the monitor to drain the log into the trail", settled)
+        return until("the monitor to drain the log into the trail", settled)
     except AssertionError:
         stored = _stored(server, first, last)
         missing = sorted(acked - set(stored))

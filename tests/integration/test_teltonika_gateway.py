@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import httpx2 as httpx
 import pytest
 
+from processkit import free_port, until
 from tagwatch.protocols.teltonika import encode_avl_packet, encode_login
 from tagwatch.protocols.teltonika_avl import AvlRecord, Codec
 
@@ -32,23 +33,6 @@ LON_E7, LAT_E7 = -3_360_000, 517_520_000
 TAGWATCH = (sys.executable, "-m", "tagwatch.cli")
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _until(what: str, probe: Callable[[], T | None], timeout_s: float = WAIT_S) -> T:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 class Server:
@@ -77,7 +61,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
         check=False,
     )
     assert added.returncode == 0, added.stderr
-    api_port, osmand_port, teltonika_port = _free_port(), _free_port(), _free_port()
+    api_port, osmand_port, teltonika_port = free_port(), free_port(), free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -107,7 +91,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
             except (httpx.HTTPError, OSError):
                 return None
 
-        _until("the API and the gateway to listen", listening)
+        until("the API and the gateway to listen", listening)
         yield running
     finally:
         if process.poll() is None:
@@ -255,7 +239,7 @@ def test_codec_8_and_8e_split_anywhere_are_acknowledged_and_readable_in_the_api(
         points = _trail(api, start, end)
         return points if len(points) == sent else None
 
-    points = _until("every acknowledged fix in the trail", all_fixes)
+    points = until("every acknowledged fix in the trail", all_fixes)
     first = points[0]
     assert first["geometry"] == {"type": "Point", "coordinates": [-0.336, 51.752]}
     assert first["properties"]["fix_time"] == start.isoformat().replace("+00:00", "Z")
@@ -285,7 +269,7 @@ def test_a_bad_crc_is_not_acknowledged_and_the_next_frame_on_the_connection_is(
         points = _trail(api, start, start + timedelta(minutes=1))
         return points if len(points) == 2 else None
 
-    points = _until("the good frame's fixes", two_fixes)
+    points = until("the good frame's fixes", two_fixes)
     times = [datetime.fromisoformat(p["properties"]["fix_time"]) for p in points]
     assert times == [start + timedelta(seconds=10), start + timedelta(seconds=11)]
     metrics = api.get("/metrics").text
