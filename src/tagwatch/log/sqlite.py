@@ -26,6 +26,12 @@ crash between the two replays records whose writes are idempotent.
 - Done records stay until `prune` removes them (the monitor prunes after its dedupe
   window), so a device's retry shortly after is still recognised by its key.
 
+Handoff (`keep_appended`, switched on by bootstrap when the monitor runs in this process):
+each committed record is also kept in memory by its seq, and `pending` reads only the
+pending seqs from the table and takes those records from memory instead of reading and
+parsing their rows again (tagwatch.log.handoff says why that cannot hand over anything
+but what the row holds). The table still decides what is pending and in which order.
+
 Inside `store.transaction()` on this thread, `mark_done` writes through the store's writer
 (`SqliteStore.write_connection()`); an `append` there is refused, because it would wait for
 the very transaction that holds the write lock and could not be durable before returning.
@@ -38,7 +44,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -54,6 +60,7 @@ from tagwatch.log.contract import (
     NewRecord,
     RecordKind,
 )
+from tagwatch.log.handoff import KEPT_RECORDS, Handoff
 from tagwatch.store.errors import StoreError
 from tagwatch.store.sqlite.database import make_durable
 
@@ -89,7 +96,9 @@ class _Append:
     """One caller's rows, waiting for a group commit; `done` set under the write lock."""
 
     rows: list[tuple[str, str, str, str, int]]
+    records: Sequence[NewRecord]
     added: int = 0
+    seqs: list[tuple[int, NewRecord]] = field(default_factory=list)  # new rows, for the handoff
     done: bool = False
     error: BaseException | None = None
 
@@ -115,6 +124,7 @@ class SqliteInbox:
         self._read_lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queue: list[_Append] = []  # appends waiting for the next group commit
+        self.handoff: Handoff | None = None  # see `keep_appended`
 
     @classmethod
     def in_store_file(cls, store: SharedStore, *, busy_timeout_s: float = 30.0) -> SqliteInbox:
@@ -123,6 +133,12 @@ class SqliteInbox:
     @property
     def joins_store_transaction(self) -> bool:
         return self._store is not None
+
+    def keep_appended(self, *, limit: int = KEPT_RECORDS) -> None:
+        """Keep what this process appends for `pending` (only when this process's own
+        monitor drains the inbox: nobody else would take the records off the handoff)."""
+        if self.handoff is None:
+            self.handoff = Handoff(limit=limit)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -178,7 +194,11 @@ class SqliteInbox:
         if self._joined_writer() is not None:
             raise LogError("append inside store.transaction() would wait for that transaction")
         job = _Append(
-            [(r.key, r.kind, r.device_id, dumps(r.payload), _to_us(r.received_at)) for r in records]
+            [
+                (r.key, r.kind, r.device_id, dumps(r.payload), _to_us(r.received_at))
+                for r in records
+            ],
+            records,
         )
         with self._queue_lock:
             self._queue.append(job)
@@ -193,16 +213,22 @@ class SqliteInbox:
 
     def _commit(self, jobs: list[_Append]) -> None:
         """One transaction, one fsync, for every append queued (group commit)."""
+        handoff = self.handoff
         try:
             with self._transaction() as writer:
                 for job in jobs:
                     before = writer.total_changes
+                    last_seq = _last_seq(writer) if handoff is not None else 0
                     writer.executemany(
                         "INSERT INTO inbox (key, kind, device_id, payload, received_at_us)"
                         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
                         job.rows,
                     )
                     job.added = writer.total_changes - before
+                    if handoff is not None and job.added:
+                        job.seqs = _new_seqs(writer, job, last_seq)
+            if handoff is not None:  # committed: only now are these seqs final
+                handoff.keep(_handed(job.seqs for job in jobs))
         except BaseException as error:  # every queued append fails: none is acknowledged
             for job in jobs:
                 job.error = error
@@ -215,6 +241,8 @@ class SqliteInbox:
     def pending(self, limit: int) -> list[InboxRecord]:
         if limit < 1:
             return []
+        if self.handoff is not None:
+            return self._pending_handed_over(limit, self.handoff)
         with self._read_lock:
             rows = (
                 self._open_reader()
@@ -228,9 +256,44 @@ class SqliteInbox:
         instants: dict[int, datetime] = {}  # a request's records share their received_at
         return [_record(row, instants) for row in rows]
 
+    def _pending_handed_over(self, limit: int, handoff: Handoff) -> list[InboxRecord]:
+        """`pending`, with the records this process appended taken from the handoff.
+
+        The table still says which seqs are pending (an index-only read); only the rows
+        the handoff lacks are read and parsed. Both reads see one snapshot, so a record
+        read back is one the first read listed.
+        """
+        with self._read_lock:
+            reader = self._open_reader()
+            reader.execute("BEGIN")
+            try:
+                seqs = [
+                    seq
+                    for (seq,) in reader.execute(
+                        "SELECT seq FROM inbox WHERE done = 0 ORDER BY seq LIMIT ?", (limit,)
+                    )
+                ]
+                handed = handoff.take(seqs)
+                rows: list[tuple[int, str, str, str, str, int]] = []
+                if len(handed) < len(seqs):
+                    for first, last in _ranges([seq for seq in seqs if seq not in handed]):
+                        rows += reader.execute(
+                            "SELECT seq, key, kind, device_id, payload, received_at_us FROM inbox"
+                            " WHERE seq BETWEEN ? AND ? AND done = 0 ORDER BY seq",
+                            (first, last),
+                        ).fetchall()
+            finally:
+                reader.execute("COMMIT")
+        instants: dict[int, datetime] = {}
+        for row in rows:
+            handed[row[0]] = _record(row, instants)
+        return [handed[seq] for seq in seqs]
+
     def mark_done(self, seqs: Sequence[int]) -> None:
         if not seqs:
             return
+        if self.handoff is not None:
+            self.handoff.forget(seqs)
         ranges = list(_ranges(seqs))
         sql = "UPDATE inbox SET done = 1 WHERE seq BETWEEN ? AND ? AND done = 0"
         joined = self._joined_writer()
@@ -310,6 +373,44 @@ def _record(row: tuple[int, str, str, str, str, int], instants: dict[int, dateti
     if received_at is None:
         received_at = instants[received_us] = _from_us(received_us)
     return InboxRecord(seq, key, _kind(kind), device_id, body, received_at)
+
+
+def _last_seq(writer: sqlite3.Connection) -> int:
+    return int(writer.execute("SELECT coalesce(max(seq), 0) FROM inbox").fetchone()[0])
+
+
+def _new_seqs(
+    writer: sqlite3.Connection, job: _Append, last_seq: int
+) -> list[tuple[int, NewRecord]]:
+    """The seqs the job's new rows took (inside its transaction, after its insert).
+
+    Usually every record was new and took the next seqs in order, which the count and
+    the last rowid prove without reading anything back; otherwise (duplicate keys, or a
+    prune that removed the newest rows so seqs skip) the new rows are matched by key.
+    """
+    last = int(writer.execute("SELECT last_insert_rowid()").fetchone()[0])
+    records = job.records
+    if job.added == len(records) and last - last_seq == job.added:
+        return list(zip(range(last_seq + 1, last + 1), records, strict=True))
+    first_of_key: dict[str, NewRecord] = {}
+    for record in records:
+        first_of_key.setdefault(record.key, record)  # a repeated key was not inserted again
+    rows = writer.execute("SELECT seq, key FROM inbox WHERE seq > ? ORDER BY seq", (last_seq,))
+    return [(seq, first_of_key[key]) for seq, key in rows if key in first_of_key]
+
+
+def _handed(jobs_seqs: Iterator[list[tuple[int, NewRecord]]]) -> Iterator[InboxRecord]:
+    """The committed records as `pending` would read them back (received_at in UTC)."""
+    instants: dict[datetime, datetime] = {}
+    for seqs in jobs_seqs:
+        for seq, record in seqs:
+            received_at = instants.get(record.received_at)
+            if received_at is None:
+                received_at = instants[record.received_at] = _from_us(_to_us(record.received_at))
+            # The payload object itself: the codec builds JSON-shaped payloads (lists, finite
+            # floats; `dumps` refuses anything else), so it equals what `loads` reads back.
+            payload = record.payload
+            yield InboxRecord(seq, record.key, record.kind, record.device_id, payload, received_at)
 
 
 def _kind(text: str) -> RecordKind:

@@ -118,6 +118,10 @@ def bootstrap(
     )
     if config.run_monitor:  # records appended here wake this process's monitor at once
         services.ingest.on_appended = services.monitor.notify_appended
+        if isinstance(log, SqliteInbox):
+            # ... and reach it without being read back from the inbox and parsed again;
+            # the inbox still holds them for order and for a replay after a crash.
+            log.keep_appended()
     return services
 
 
