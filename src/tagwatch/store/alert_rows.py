@@ -52,6 +52,29 @@ def alert_action_from_row(r: Sequence[Any], instant: Callable[[Any], datetime]) 
     )
 
 
+def alert_action_values(
+    alert_id: str,
+    *,
+    action: str,
+    actor: str,
+    from_state: AlertState | None,
+    to_state: AlertState | None,
+    note: str,
+    at: object,
+) -> tuple[object, ...]:
+    """The values of a new alert_actions row, in the columns' order after `id`; `at` is
+    already in the store's own time encoding."""
+    return (
+        alert_id,
+        action,
+        None if from_state is None else AlertState(from_state).value,
+        None if to_state is None else AlertState(to_state).value,
+        actor,
+        note,
+        at,
+    )
+
+
 def encode_cursor(created_us: int, alert_id: str) -> str:
     """The opaque cursor after an alert: its creation (microseconds since the epoch) and id.
 

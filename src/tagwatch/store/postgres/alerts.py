@@ -15,6 +15,7 @@ from typing import Any
 
 from tagwatch.store.alert_rows import (
     alert_action_from_row,
+    alert_action_values,
     alert_from_row,
     decode_cursor,
     encode_cursor,
@@ -230,14 +231,14 @@ class PostgresAlertHistory:
         to_state: AlertState | None = None,
         note: str = "",
     ) -> AlertAction:
-        values = (
+        values = alert_action_values(
             alert_id,
-            action,
-            None if from_state is None else AlertState(from_state).value,
-            None if to_state is None else AlertState(to_state).value,
-            actor,
-            note,
-            instant(at),
+            action=action,
+            actor=actor,
+            from_state=from_state,
+            to_state=to_state,
+            note=note,
+            at=instant(at),
         )
         with self._db.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_HISTORY_LOCK,))

@@ -9,6 +9,7 @@ from typing import Any
 
 from tagwatch.store.alert_rows import (
     alert_action_from_row,
+    alert_action_values,
     alert_from_row,
     decode_cursor,
     encode_cursor,
@@ -215,14 +216,14 @@ class SqliteAlertHistory:
         to_state: AlertState | None = None,
         note: str = "",
     ) -> AlertAction:
-        values = (
+        values = alert_action_values(
             alert_id,
-            action,
-            None if from_state is None else AlertState(from_state).value,
-            None if to_state is None else AlertState(to_state).value,
-            actor,
-            note,
-            to_us(at),
+            action=action,
+            actor=actor,
+            from_state=from_state,
+            to_state=to_state,
+            note=note,
+            at=to_us(at),
         )
         with self._db.transaction() as conn:
             cursor = conn.execute(
