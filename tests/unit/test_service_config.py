@@ -37,6 +37,7 @@ def test_the_environment_overrides_the_defaults() -> None:
             "TAGWATCH_MONITOR_INTERVAL_S": "0.1",
             "TAGWATCH_RULES_CHECK_S": "2",
             "TAGWATCH_ALLOWED_LATENESS_S": "3600",
+            "TAGWATCH_CRS": "EPSG:32630",
         }
     )
     assert config.effective_store_url == "sqlite:////var/lib/tagwatch/t.db"
@@ -45,6 +46,8 @@ def test_the_environment_overrides_the_defaults() -> None:
     assert (config.monitor.batch_size, config.monitor.interval_s) == (100, 0.1)
     assert config.monitor.rules_check_s == 2.0
     assert config.monitor.engine.allowed_lateness_s == 3600.0
+    assert config.monitor.engine.crs == "EPSG:32630"
+    assert Config.from_env({}).monitor.engine.crs == "auto"
 
 
 @pytest.mark.parametrize(
@@ -54,6 +57,8 @@ def test_the_environment_overrides_the_defaults() -> None:
         ("TAGWATCH_MONITOR_BATCH", "0"),
         ("TAGWATCH_MONITOR_INTERVAL_S", "soon"),
         ("TAGWATCH_MONITOR", "maybe"),
+        ("TAGWATCH_CRS", "EPSG:4326"),  # degrees, not metres
+        ("TAGWATCH_CRS", "EPSG:99999999"),
     ],
 )
 def test_a_bad_setting_names_itself(name: str, value: str) -> None:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from tagwatch.domain.zones import Appointment, Curfew, Zone
 
 DEFAULT_CRS = "EPSG:27700"  # British National Grid: metres, accurate across Great Britain
+# Let the engine pick: DEFAULT_CRS while every zone lies in its area of use, otherwise the
+# UTM zone of the zones' centre (tagwatch.engine.projection.choose_crs).
+AUTO_CRS = "auto"
 DEFAULT_ALLOWED_LATENESS_S = 48 * 3600.0
 
 
@@ -38,7 +41,7 @@ class SubjectRules:
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
-    crs: str = DEFAULT_CRS
+    crs: str = AUTO_CRS
     allowed_lateness_s: float = DEFAULT_ALLOWED_LATENESS_S
     # Consecutive confirmed fixes that open an episode. One confirmed fix can be a GPS
     # outlier whose accuracy the receiver under-reported; a second one rarely is.

@@ -19,9 +19,9 @@ from tagwatch.domain.rules import EngineSettings, HealthPolicy, RuleBook
 from tagwatch.domain.schedules import ExceptionMode, Schedule, ScheduleException
 from tagwatch.domain.zones import Appointment, Circle, Corridor, Shape, ZoneKind
 from tagwatch.engine.batch import MAX_DEVICES
-from tagwatch.engine.geometry import CompiledShapes, compile_shapes
+from tagwatch.engine.geometry import CompiledShapes, compile_shapes, shape_vertices
 from tagwatch.engine.inner_box import inner_boxes
-from tagwatch.engine.projection import Projector
+from tagwatch.engine.projection import Projector, choose_crs
 from tagwatch.engine.schedule import ScheduleTable
 from tagwatch.engine.timebase import to_ms
 
@@ -101,7 +101,6 @@ def _appointment_schedule(appointment: Appointment) -> Schedule:
 
 def compile_rules(book: RuleBook) -> CompiledRules:
     settings = book.settings
-    projector = Projector(settings.crs)
     device_ids: list[str] = []
     device_index: dict[str, int] = {}
     device_subject: list[str] = []
@@ -202,6 +201,8 @@ def compile_rules(book: RuleBook) -> CompiledRules:
         raise ValueError(f"one engine judges at most {MAX_DEVICES} devices; partition them")
     slot_device = np.array([row[0] for row in rows], np.int32)
     shape_index = np.array([row[2] for row in rows], np.int32)
+    vertices = shape_vertices(shapes)
+    projector = Projector(choose_crs(settings.crs, vertices[:, 0], vertices[:, 1]))
     compiled_shapes = compile_shapes(shapes, projector)
     # Inner boxes serve inclusion slots (an exclusion zone's inside is never compliant);
     # attendance slots always run their machine, so they need none either.

@@ -250,17 +250,7 @@ class _ProjectedPoints:
     otherwise dominate compiling a national rule book (hundreds of thousands of shapes)."""
 
     def __init__(self, shapes: Sequence[Shape], projector: Projector) -> None:
-        lonlat: list[tuple[float, float]] = []
-        for shape in shapes:
-            if isinstance(shape, Circle):
-                lonlat.append((shape.lon, shape.lat))
-            elif isinstance(shape, Area):
-                for polygon in shape.polygons:
-                    for ring in polygon:
-                        lonlat.extend(ring)
-            elif isinstance(shape, Corridor):
-                lonlat.extend(shape.path)
-        coords = np.asarray(lonlat, dtype=np.float64).reshape(-1, 2)
+        coords = shape_vertices(shapes)
         x, y = projector.to_xy(coords[:, 0], coords[:, 1])
         self._xy = np.column_stack((x, y))
         self._next = 0
@@ -271,6 +261,21 @@ class _ProjectedPoints:
         self._next += count
         _require_finite(s, xy)
         return xy
+
+
+def shape_vertices(shapes: Sequence[Shape]) -> FloatArray:
+    """Every (lon, lat) vertex of every shape (a circle's centre), in the order listed."""
+    lonlat: list[tuple[float, float]] = []
+    for shape in shapes:
+        if isinstance(shape, Circle):
+            lonlat.append((shape.lon, shape.lat))
+        elif isinstance(shape, Area):
+            for polygon in shape.polygons:
+                for ring in polygon:
+                    lonlat.extend(ring)
+        elif isinstance(shape, Corridor):
+            lonlat.extend(shape.path)
+    return np.asarray(lonlat, dtype=np.float64).reshape(-1, 2)
 
 
 def _require_finite(s: int, xy: FloatArray) -> None:

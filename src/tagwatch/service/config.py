@@ -32,7 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tagwatch.domain.rules import DEFAULT_ALLOWED_LATENESS_S, EngineSettings
+from tagwatch.domain.rules import AUTO_CRS, DEFAULT_ALLOWED_LATENESS_S, EngineSettings
+from tagwatch.engine.projection import Projector
 from tagwatch.log.contract import parse_partitions
 
 
@@ -117,7 +118,7 @@ class Config:
             batch_size=_int(env, "TAGWATCH_MONITOR_BATCH", 5000),
             interval_s=_float(env, "TAGWATCH_MONITOR_INTERVAL_S", 0.5),
             rules_check_s=_float(env, "TAGWATCH_RULES_CHECK_S", 5.0),
-            engine=EngineSettings(allowed_lateness_s=lateness),
+            engine=EngineSettings(allowed_lateness_s=lateness, crs=_crs(env)),
         )
         return cls(
             db_path=Path(env.get("TAGWATCH_DB") or "tagwatch.db"),
@@ -140,6 +141,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(text)
     except ValueError:
         raise ValueError(f"{name} must be a whole number, not {text!r}") from None
+
+
+def _crs(env: Mapping[str, str]) -> str:
+    """TAGWATCH_CRS: "auto" (default) or a projected CRS in metres, checked at start-up so
+    a typo stops the server rather than the first compile of the rules."""
+    text = env.get("TAGWATCH_CRS", "").strip()
+    if not text or text.lower() == AUTO_CRS:
+        return AUTO_CRS
+    try:
+        Projector(text)
+    except ValueError as error:
+        raise ValueError(f"TAGWATCH_CRS: {error}") from None
+    return text
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
