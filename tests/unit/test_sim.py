@@ -19,7 +19,7 @@ from tagwatch.domain.rules import SubjectRules
 from tagwatch.domain.schedules import Schedule
 from tagwatch.domain.zones import Circle, Shape
 from tagwatch.sim import Scenario, Simulation, simulate
-from tagwatch.sim.model import DEFAULT_START
+from tagwatch.sim.model import DEFAULT_START, GpsErrorModel
 from tagwatch.sim.output import write_simulation
 from tagwatch.sim.places import TOWNS, to_bng
 from tagwatch.sim.shapes import shape_to_bng
@@ -208,6 +208,41 @@ def test_gps_errors_are_as_specified(busy: Simulation) -> None:
     assert 0.03 < beyond < 0.25
     # Heavy tails in town and indoors: some fixes far beyond three times their radius.
     assert (truth.error_m[valid] > 3 * accuracy[valid]).sum() > 0
+
+
+def test_the_gps_error_model_makes_receivers_worse_on_request(busy: Simulation) -> None:
+    """Twice the error scale doubles true errors; more under-reporting shows as more fixes
+    beyond their own reported radius. Same seed: only the error model differs."""
+    worse = simulate(replace(BUSY, gps_error=GpsErrorModel(scale=2.0, under_reported_rate=0.2)))
+    before, after = busy.fix_truth, worse.fix_truth
+    assert before is not None and after is not None
+    for sky in (Sky.OPEN, Sky.URBAN):
+        r95_before = np.percentile(before.error_m[before.sky == sky], 95)
+        r95_after = np.percentile(after.error_m[after.sky == sky], 95)
+        assert 1.6 < r95_after / r95_before < 2.5, (sky, r95_before, r95_after)
+
+    def beyond(sim: Simulation) -> float:
+        assert sim.fix_truth is not None
+        valid = np.array([f.valid for f in sim.fixes])
+        accuracy = np.array([f.accuracy_m for f in sim.fixes])
+        return float((sim.fix_truth.error_m[valid] > accuracy[valid]).mean())
+
+    assert beyond(worse) > beyond(busy) + 0.05
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {"scale": 0.0},
+        {"tail_df": 2.0},
+        {"under_reported_rate": 1.5},
+        {"under_reported_factor": (0.5, 0.2)},
+        {"correlation_s": -1.0},
+    ],
+)
+def test_a_meaningless_gps_error_model_is_refused(knobs: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        GpsErrorModel(**knobs)  # type: ignore[arg-type]
 
 
 def test_battery_charging_and_beacons(busy: Simulation) -> None:

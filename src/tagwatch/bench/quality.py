@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import typer
@@ -18,6 +18,7 @@ import typer
 from tagwatch.bench.naive import naive_alerts
 from tagwatch.bench.scoring import ScoredAlert, score
 from tagwatch.domain.episodes import EpisodeChange, EpisodeEvent
+from tagwatch.sim.model import GpsErrorModel
 from tagwatch.sim.population import Scenario, Simulation, simulate
 from tagwatch.sim.replay import replay
 
@@ -80,6 +81,7 @@ def quality_benchmark(scenario: Scenario, tick_s: float = 10.0) -> dict[str, Any
         "tagwatch_detected": ours.detected,
         "tagwatch_false_alerts": ours.false_alerts,
         "naive_false_alerts": theirs.false_alerts,
+        "gps_error": asdict(scenario.gps_error),
         "seconds": {
             "simulate": round(simulated_s, 1),
             "engine": round(engine.seconds, 1),
@@ -93,8 +95,27 @@ def quality_command(
     days: int = typer.Option(5, help="Simulated days (subjects x days >= 1,000 by default)."),
     seed: int = typer.Option(7, help="Simulation seed."),
     tick_s: float = typer.Option(10.0, help="How often the monitor runs the engine (s)."),
+    gps_error_scale: float = typer.Option(
+        1.0, help="Every true 95 % GPS error radius times this (2: receivers twice as bad)."
+    ),
+    tail_df: float = typer.Option(
+        3.0, help="Student-t degrees of freedom of town and indoor errors (lower: wilder)."
+    ),
+    under_reported_rate: float = typer.Option(
+        0.02, help="Share of fixes whose accuracy the receiver under-reports 2.5-7x."
+    ),
+    correlation_s: float = typer.Option(
+        120.0, help="How long a GPS error persists from fix to fix (s)."
+    ),
 ) -> None:
     """Detection rate, false alerts and delay: tagwatch against the naive baseline."""
-    summary = quality_benchmark(Scenario(seed=seed, subjects=subjects, days=days), tick_s)
+    gps_error = GpsErrorModel(
+        scale=gps_error_scale,
+        tail_df=tail_df,
+        under_reported_rate=under_reported_rate,
+        correlation_s=correlation_s,
+    )
+    scenario = Scenario(seed=seed, subjects=subjects, days=days, gps_error=gps_error)
+    summary = quality_benchmark(scenario, tick_s)
     typer.echo(json.dumps(summary["seconds"] | {"fixes": summary["fixes"]}))
     typer.echo(json.dumps(summary))

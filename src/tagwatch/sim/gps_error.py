@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from tagwatch.sim.model import GpsErrorModel
 from tagwatch.sim.places import TownMap
 from tagwatch.sim.track import Built, Sky
 
@@ -21,10 +22,6 @@ BoolArray = npt.NDArray[np.bool_]
 
 # |e| = s * sqrt(2 F(2, df)) for a 2-D Student-t of scale s: the 95 % radius is s times this.
 R95_PER_SCALE_GAUSS = 2.4477  # sqrt(-2 ln 0.05)
-T_DF = 3.0
-R95_PER_SCALE_T3 = 4.3707  # sqrt(2 * 9.5521), 9.5521 = F(2, 3) at 0.95
-MAX_ERROR_PER_R95 = 6.0
-CORRELATION_S = 120.0
 
 # Per sky: chance a fix is missing altogether, chance it is sent invalid (no position).
 MISSING = {Sky.OPEN: 0.003, Sky.URBAN: 0.02, Sky.INDOOR: 0.10, Sky.UNDERGROUND: 0.30}
@@ -50,9 +47,18 @@ class Observed:
     hdop: FloatArray
 
 
-def _correlated_normal(rng: np.random.Generator, n: int, interval_s: float) -> FloatArray:
-    """Unit-variance Gaussian noise, (n, 2), correlated over about CORRELATION_S."""
-    tau = max(CORRELATION_S / interval_s, 1e-6)
+def r95_per_scale_t(df: float) -> float:
+    """The 95 % radius of a 2-D Student-t with `df` degrees of freedom, in units of its
+    scale: sqrt(2 F) with F the 95th percentile of F(2, df) (4.3707 for df = 3)."""
+    f95 = df / 2.0 * (0.05 ** (-2.0 / df) - 1.0)  # F(2, df)'s quantile has a closed form
+    return float(np.sqrt(2.0 * f95))
+
+
+def _correlated_normal(
+    rng: np.random.Generator, n: int, interval_s: float, correlation_s: float
+) -> FloatArray:
+    """Unit-variance Gaussian noise, (n, 2), correlated over about `correlation_s`."""
+    tau = max(correlation_s / interval_s, 1e-6)
     length = int(min(4 * tau, 50)) + 1
     kernel = np.exp(-np.arange(length) / tau)
     kernel /= np.sqrt((kernel**2).sum())
@@ -68,7 +74,9 @@ def observe(
     towns: TownMap,
     open_r95_m: float,
     interval_s: float,
+    model: GpsErrorModel | None = None,
 ) -> Observed:
+    model = GpsErrorModel() if model is None else model
     track = built.track
     tf = t.astype(np.float64)
     true_x, true_y = track.xy_at(tf)
@@ -80,6 +88,7 @@ def observe(
     sky[outdoor & urban] = Sky.URBAN
     sky[outdoor & ~urban] = Sky.OPEN
     r95[sky == Sky.OPEN] = open_r95_m
+    r95 *= model.scale
 
     n = int(t.shape[0])
     draw = rng.random(n)
@@ -90,18 +99,19 @@ def observe(
         missing |= here & (draw < p_missing)
         invalid |= here & (draw >= p_missing) & (draw < p_missing + INVALID[code] * (1 - p_missing))
 
-    gauss = _correlated_normal(rng, n, interval_s)
+    gauss = _correlated_normal(rng, n, interval_s, model.correlation_s)
     open_sky = sky == Sky.OPEN
-    scale = np.where(open_sky, r95 / R95_PER_SCALE_GAUSS, r95 / R95_PER_SCALE_T3)
-    tails = np.where(open_sky, 1.0, np.sqrt(T_DF / rng.chisquare(T_DF, n)))
+    df = model.tail_df
+    scale = np.where(open_sky, r95 / R95_PER_SCALE_GAUSS, r95 / r95_per_scale_t(df))
+    tails = np.where(open_sky, 1.0, np.sqrt(df / rng.chisquare(df, n)))
     error = gauss * (scale * tails)[:, None]
     size = np.hypot(error[:, 0], error[:, 1])
-    limit = MAX_ERROR_PER_R95 * r95
+    limit = model.max_error_per_r95 * r95
     error *= np.where(size > limit, limit / np.maximum(size, 1e-9), 1.0)[:, None]
 
-    factor: FloatArray = rng.lognormal(0.0, 0.3, n)
-    under: BoolArray = rng.random(n) < 0.02
-    factor[under] = rng.uniform(0.15, 0.4, int(under.sum()))
+    factor: FloatArray = rng.lognormal(0.0, model.accuracy_spread, n)
+    under: BoolArray = rng.random(n) < model.under_reported_rate
+    factor[under] = rng.uniform(*model.under_reported_factor, int(under.sum()))
     accuracy = np.maximum(np.round(r95 * factor, 1), 1.5)
 
     seg = np.clip(np.searchsorted(track.t, tf, side="right") - 1, 0, track.t.shape[0] - 1)

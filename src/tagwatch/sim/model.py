@@ -22,6 +22,36 @@ DEFAULT_START = datetime(2026, 10, 21, 23, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
+class GpsErrorModel:
+    """How wrong receivers are, and how honestly they say so (`sim/gps_error.py`).
+
+    The defaults are the simulator's own model; the knobs let a benchmark ask how the engine
+    copes with worse receivers than the ones its thresholds were tuned on.
+    """
+
+    scale: float = 1.0  # every true 95 % radius (open sky, town, indoors) times this
+    tail_df: float = 3.0  # Student-t degrees of freedom off open sky: lower, wilder outliers
+    max_error_per_r95: float = 6.0  # the largest error, in true 95 % radii
+    correlation_s: float = 120.0  # how long an error persists from fix to fix
+    accuracy_spread: float = 0.3  # sigma of the lognormal reported/true accuracy factor
+    under_reported_rate: float = 0.02  # share of fixes whose accuracy is badly under-reported
+    under_reported_factor: tuple[float, float] = (0.15, 0.4)  # ... by a factor in this range
+
+    def __post_init__(self) -> None:
+        if not self.scale > 0 or not self.max_error_per_r95 > 0:
+            raise ValueError("GPS error scale and largest error must be positive")
+        if not self.tail_df > 2.0:
+            raise ValueError("tail_df must exceed 2 (a finite variance)")
+        if not 0.0 <= self.under_reported_rate <= 1.0:
+            raise ValueError("under_reported_rate is a share between 0 and 1")
+        low, high = self.under_reported_factor
+        if not 0.0 < low <= high:
+            raise ValueError("under_reported_factor must be an ordered positive range")
+        if self.correlation_s < 0 or self.accuracy_spread < 0:
+            raise ValueError("correlation_s and accuracy_spread must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """What to simulate. Rates are chances per subject-day among subjects with the requirement."""
 
@@ -52,6 +82,7 @@ class Scenario:
     tunnel_rate: float = 0.10  # per vehicle trip over 3 km
     duplicate_rate: float = 0.003
     skipped_charge_rate: float = 0.08
+    gps_error: GpsErrorModel = field(default_factory=GpsErrorModel)
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:

@@ -162,6 +162,7 @@ def _simulate(scenario: Scenario) -> Simulation:
             towns=towns,
             open_r95_m=person.open_r95_m,
             interval_s=scenario.interval_s,
+            model=scenario.gps_error,
         )
         fix_index, received = deliver(
             observed.t.astype(np.float64), gaps, rng, duplicate_rate=scenario.duplicate_rate
