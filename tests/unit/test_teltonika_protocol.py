@@ -376,6 +376,20 @@ def test_garbage_between_frames_is_one_rejection_and_loses_no_frame() -> None:
     assert isinstance(items[1], Rejection) and items[1].reason is Reason.BAD_PREAMBLE
 
 
+def test_garbage_ending_like_a_frame_header_loses_no_frame_however_tcp_cuts_it() -> None:
+    # Found by fuzz/fuzz_teltonika_stream.py: when a read ended right after a plausible
+    # preamble and length, the splitter took them for a frame before its codec id arrived,
+    # and the next frame's bytes went into that false frame (lost to a bad CRC).
+    good = bytes.fromhex(SPEC_CODEC_8)
+    header_of_16_bytes = bytes(4) + (16).to_bytes(4, "big")  # and no codec id yet
+    stream = b"\x01\x02" + header_of_16_bytes + good
+    whole = FrameSplitter().feed(stream)
+    assert [type(item) for item in whole] == [Rejection, Frame]
+    for cut in range(len(stream) + 1):
+        splitter = FrameSplitter()
+        assert splitter.feed(stream[:cut]) + splitter.feed(stream[cut:]) == whole, cut
+
+
 def test_an_impossible_length_is_refused_and_the_stream_recovers() -> None:
     good = bytes.fromhex(SPEC_CODEC_8)
     items = FrameSplitter().feed(b"\x00\x00\x00\x00\x7f\xff\xff\xff" + good)

@@ -255,23 +255,25 @@ class FrameSplitter:
         return found
 
     def _resync(self, start: int) -> int:
-        """Drop bytes up to the next plausible frame start (silently: one rejection a run)."""
+        """Drop bytes up to the next plausible frame start (silently: one rejection a run).
+
+        A start is judged with its codec id, so only once that byte has arrived: judged
+        without it, where TCP happened to cut the stream would decide what is a frame.
+        """
         buffer = self._buffer
         position = start
-        while len(buffer) - position >= HEADER_SIZE:
+        while len(buffer) - position > HEADER_SIZE:
             position = buffer.find(PREAMBLE, position)
-            if position < 0 or len(buffer) - position < HEADER_SIZE:
+            if position < 0 or len(buffer) - position <= HEADER_SIZE:
                 break
             (length,) = _LENGTH.unpack_from(buffer, position + 4)
-            codec_ok = len(buffer) - position <= HEADER_SIZE or (
-                buffer[position + HEADER_SIZE] in KNOWN_CODECS
-            )
-            if MIN_DATA_LENGTH <= length <= self._max and codec_ok:
+            codec = buffer[position + HEADER_SIZE]
+            if MIN_DATA_LENGTH <= length <= self._max and codec in KNOWN_CODECS:
                 self._in_sync = True
                 return position
             position += 1
         # Keep a tail that may be the start of a frame.
-        return max(start, len(buffer) - (HEADER_SIZE - 1))
+        return max(start, len(buffer) - HEADER_SIZE)
 
 
 class _State(Enum):
