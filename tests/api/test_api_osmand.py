@@ -204,6 +204,19 @@ def test_a_device_with_a_secret_must_send_it(
     assert osmand.get(report + "&timestamp=1793995500").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "credentials", [b"Basic !!!", b"Basic " + base64.b64encode(b"\xff:x"), b"Basic ab\xf6c"]
+)
+def test_malformed_basic_credentials_are_401_not_a_server_error(
+    api: TestClient, osmand: TestClient, admin: dict[str, str], credentials: bytes
+) -> None:
+    # The last (a byte past ASCII, which HTTP lets through) was a 500 and a traceback until
+    # fuzz/fuzz_osmand.py found it.
+    add_tagged_subject(api, admin, "s-1", "tag-1")
+    answer = osmand.get("/?id=tag-1&lat=51.75&lon=-0.33", headers={"Authorization": credentials})
+    assert (answer.status_code, answer.text) == (401, "malformed basic credentials")
+
+
 @pytest.fixture
 def strict_stack(tmp_path: Path) -> Iterator[Stack]:
     yield from make_stack(tmp_path, osmand_require_key=True)

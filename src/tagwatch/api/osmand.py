@@ -24,7 +24,6 @@ A log that cannot take the records answers 503: nothing is lost, the device retr
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import math
 from datetime import datetime
@@ -89,7 +88,7 @@ def device_key(request: Request, report: OsmAndReport, params: str) -> str | Non
         return None
     try:
         user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, or a header past ASCII
         raise Refused(401, "malformed basic credentials") from None
     if user and user != report.device_id:
         raise Refused(401, "the basic-auth user is not the device id")
