@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup services web test lint typecheck unit demo bench-quality bench-engine bench-trail clean
+.PHONY: setup services web test lint typecheck unit fuzz demo bench-quality bench-engine bench-trail clean
 
 setup: $(STAMP) services web
 
@@ -31,8 +31,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: setup
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests fuzz
+	$(BIN)/ruff format --check src tests fuzz
 
 typecheck: setup
 	$(BIN)/mypy
@@ -41,6 +41,29 @@ unit: setup
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+# Coverage-guided fuzzing (atheris) of every device decoder, FUZZ_SECONDS each, one after
+# the other. The corpus grows in FUZZ_DIR across runs, outside the checkout (it is seeded
+# with the conformance frames, which stay out of the project); an input that breaks a
+# decoder's contract is written to FUZZ_DIR/crashes and stops the run (the log is
+# FUZZ_DIR/<harness>.log): replay it with `$(BIN)/python fuzz/<harness>.py <file>`.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tagwatch-fuzz
+FUZZ_HARNESSES ?= $(wildcard fuzz/fuzz_*.py)
+
+fuzz: $(STAMP)
+	@mkdir -p $(FUZZ_DIR)/crashes
+	@for harness in $(FUZZ_HARNESSES); do \
+		name=$$(basename $$harness .py); \
+		mkdir -p $(FUZZ_DIR)/corpus/$$name; \
+		echo "== $$name: $(FUZZ_SECONDS) s"; \
+		$(BIN)/python $$harness $(FUZZ_DIR)/corpus/$$name -max_total_time=$(FUZZ_SECONDS) \
+			-artifact_prefix=$(FUZZ_DIR)/crashes/$$name- -print_final_stats=1 \
+			>$(FUZZ_DIR)/$$name.log 2>&1; \
+		status=$$?; \
+		grep -E '^(Done|stat::number_of_executed_units)' $(FUZZ_DIR)/$$name.log; \
+		if [ $$status -ne 0 ]; then tail -n 40 $(FUZZ_DIR)/$$name.log; exit $$status; fi; \
+	done
 
 demo: setup
 	$(BIN)/tagwatch demo
