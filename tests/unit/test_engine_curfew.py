@@ -25,7 +25,8 @@ from enginekit import (
 )
 
 from tagwatch.domain.episodes import EpisodeChange, RuleKind
-from tagwatch.domain.positions import DeviceEventKind
+from tagwatch.domain.positions import DeviceEventKind, Fix
+from tagwatch.domain.rules import EngineSettings
 from tagwatch.domain.schedules import Schedule
 from tagwatch.domain.zones import Shape
 from tagwatch.engine import CompiledRules
@@ -300,3 +301,44 @@ def test_away_in_the_extra_autumn_hour_is_a_violation() -> None:
     run = Run(curfew_rules())
     run.one_by_one([fix_at(utc("2026-10-25 06:30") + timedelta(minutes=m), AWAY) for m in range(3)])
     assert spans(run.episodes) == [(utc("2026-10-25 06:30"), None)]
+
+
+# --- how much a fix must say before it confirms an absence ---
+
+
+def _two_fixes_outside_home_by(radii: float, accuracy_m: float = 40.0) -> list[Fix]:
+    east = 100.0 + radii * accuracy_m  # the address is a 100 m circle
+    return [
+        fix_at(local("2026-11-02 23:00") + timedelta(minutes=m), east, accuracy_m=accuracy_m)
+        for m in range(2)
+    ]
+
+
+def test_a_fix_confirms_a_curfew_absence_only_two_radii_out() -> None:
+    """Two fixes 1.5 accuracy radii outside the address lean towards an absence but do not
+    confirm it (an indoor fix at home is often that far off); 2.5 radii out they do."""
+    near = Run(curfew_rules()).one_by_one(_two_fixes_outside_home_by(1.5))
+    assert near.episodes == []
+    far = Run(curfew_rules()).one_by_one(_two_fixes_outside_home_by(2.5))
+    [episode] = far.episodes
+    assert (episode.rule, episode.start) == (RuleKind.CURFEW, local("2026-11-02 23:00"))
+
+
+def test_the_curfew_confirmation_is_a_setting_and_other_rules_keep_one_radius() -> None:
+    settings = EngineSettings(curfew_confirm_radii=1.0)
+    one_radius = Run(rules_for(curfews=[curfew(HOME, NIGHTLY)], settings=settings))
+    assert len(one_radius.one_by_one(_two_fixes_outside_home_by(1.5)).episodes) == 1
+    # An inclusion zone of the same shape confirms at one radius with the default settings.
+    zone = Run(rules_for(zones=[inclusion(HOME)])).one_by_one(_two_fixes_outside_home_by(1.5))
+    assert [e.rule for e in zone.episodes] == [RuleKind.INCLUSION]
+
+
+def test_leaning_evidence_that_persists_still_opens_a_curfew_episode() -> None:
+    """Outside by 1.5 radii for longer than the dwell time: an absence after all."""
+    run = Run(curfew_rules())
+    run.one_by_one(
+        fix_at(local("2026-11-02 23:00") + timedelta(minutes=m), 160.0, accuracy_m=40.0)
+        for m in range(30)
+    )
+    [episode] = run.episodes
+    assert episode.start == local("2026-11-02 23:00")

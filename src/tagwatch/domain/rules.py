@@ -54,6 +54,12 @@ class EngineSettings:
     # indoors, so a wide fix must be far out to be believed alone.
     decisive_margin_m: float = 75.0
     decisive_accuracy_multiple: float = 6.0
+    # A fix confirms a curfew absence only when it lies outside the curfew address by this
+    # many of its own accuracy radii (other rules: one). The base rates differ: a subject
+    # spends most of every curfew window at that address, often indoors where receivers are
+    # worst and under-report their error, so hundreds of home fixes a night each get a
+    # chance to look like an absence; an exclusion zone is rarely approached at all.
+    curfew_confirm_radii: float = 2.0
     # A gap without evidence longer than this breaks a run of consecutive evidence.
     max_evidence_gap_s: float = 600.0
     # An episode whose opening evidence reached the engine this long after the fix time

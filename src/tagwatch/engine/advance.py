@@ -234,7 +234,13 @@ def advance(
             beacon, rows.device[pair_row[rest[with_beacon]]], rest_time[with_beacon]
         )
     rest_code = evidence_codes(
-        margin[rest], accuracy[rest], warning_m[rest], active, rest_valid, beacon_home
+        margin[rest],
+        accuracy[rest],
+        warning_m[rest],
+        active,
+        rest_valid,
+        beacon_home,
+        rules.slot_confirm_radii[rest_slot],
     )
     code[rest] = rest_code
 

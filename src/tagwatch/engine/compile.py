@@ -72,6 +72,8 @@ class CompiledRules:
     slot_warning_m: npt.NDArray[np.float64]
     slot_beacon: npt.NDArray[np.bool_]  # curfew satisfied by the home beacon in range
     slot_attendance: npt.NDArray[np.bool_]
+    # How many of its accuracy radii a fix must lie on the violating side to confirm.
+    slot_confirm_radii: npt.NDArray[np.float64]
     attendance_slots: tuple[int, ...]
     device_slot_start: npt.NDArray[np.int64]  # CSR offsets, len = devices + 1
     shapes: CompiledShapes
@@ -248,6 +250,13 @@ def compile_rules(book: RuleBook) -> CompiledRules:
         slot_warning_m=np.array([row[6] for row in rows], np.float64),
         slot_beacon=np.array([row[7] for row in rows], np.bool_),
         slot_attendance=np.array([row[8].rule is RuleKind.ATTENDANCE for row in rows], np.bool_),
+        slot_confirm_radii=np.array(
+            [
+                settings.curfew_confirm_radii if row[8].rule is RuleKind.CURFEW else 1.0
+                for row in rows
+            ],
+            np.float64,
+        ),
         attendance_slots=tuple(
             i for i, row in enumerate(rows) if row[8].rule is RuleKind.ATTENDANCE
         ),

@@ -52,17 +52,21 @@ def evidence_codes(
     active: npt.NDArray[np.bool_],
     valid: npt.NDArray[np.bool_],
     beacon_home: npt.NDArray[np.bool_],
+    confirm_radii: npt.NDArray[np.float64] | float = 1.0,
 ) -> npt.NDArray[np.int8]:
     """Evidence for many (fix, slot) pairs at once.
 
     `violation_margin_m` is the signed distance measured towards the violating side (inside
     for an exclusion zone, outside for an inclusion zone). `beacon_home` marks curfew pairs
     whose home beacon was in range at the fix time: that counts as home whatever GPS says.
+    A fix is VIOLATING when its margin exceeds `confirm_radii` accuracy radii (the whole
+    circle on the violating side at 1; curfews ask for more, `EngineSettings`); between 0
+    and that it leans violating.
     """
     margin = violation_margin_m
     code = np.full(margin.shape, Evidence.LEAN_COMPLIANT, np.int8)
     code[margin > 0] = Evidence.LEAN_VIOLATING
-    code[margin > accuracy_m] = Evidence.VIOLATING
+    code[margin > accuracy_m * confirm_radii] = Evidence.VIOLATING
     code[margin < -accuracy_m] = Evidence.COMPLIANT
     in_buffer = (margin <= 0) & (margin >= -warning_m) & (warning_m > 0)
     code[in_buffer] = Evidence.WARNING
