@@ -35,7 +35,13 @@ from tagwatch.protocols.teltonika import (
     encode_login,
     encode_text_message,
 )
-from tagwatch.protocols.teltonika_avl import AvlPacket, AvlRecord, Codec, decode_avl_data
+from tagwatch.protocols.teltonika_avl import (
+    AvlPacket,
+    AvlRecord,
+    Codec,
+    decode_avl_data,
+    encode_avl_data,
+)
 from tagwatch.protocols.teltonika_errors import Reason, TeltonikaError
 from tagwatch.protocols.teltonika_mapping import to_domain
 
@@ -550,3 +556,31 @@ def test_commands_are_type_05() -> None:
 def test_encode_frame_wraps_data_with_length_and_crc() -> None:
     data = bytes.fromhex(SPEC_CODEC_8)[8:-4]
     assert encode_frame(data) == bytes.fromhex(SPEC_CODEC_8)
+
+
+@given(packets(), st.data())
+def test_avl_data_cut_short_anywhere_is_a_bad_record_not_a_crash(
+    packet: tuple[Codec, list[AvlRecord]], data: st.DataObject
+) -> None:
+    codec, sent = packet
+    whole = encode_avl_data(codec, sent)
+    cut = data.draw(st.integers(3, len(whole) - 1))
+    body = whole[: cut - 1] + whole[-1:]  # the end count kept, so only the records are short
+    with pytest.raises(TeltonikaError) as refused:
+        decode_avl_data(body)
+    assert refused.value.reason in (Reason.BAD_RECORD, Reason.COUNT_MISMATCH)
+
+
+def test_records_of_every_io_layout_decode_alike_however_many_layouts_were_seen() -> None:
+    """The decoder keeps a bounded number of per-layout structs; past it, it still decodes."""
+    sent = [
+        AvlRecord(
+            1_700_000_000_000 + n,
+            io1=dict.fromkeys(range(n % 40), 1),
+            io2=dict.fromkeys(range(100, 100 + n // 40), n),
+        )
+        for n in range(300)
+    ]
+    for first in range(0, len(sent), 100):
+        chunk = sent[first : first + 100]
+        assert decode_avl_data(encode_avl_data(Codec.CODEC_8, chunk)).records == tuple(chunk)

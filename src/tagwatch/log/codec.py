@@ -17,13 +17,23 @@ Two forms of a fix:
   a list encodes and parses in much less time than an object with names, and integers
   convert to and from instants several times faster than ISO text is written.
   `decode_record` reads both forms.
+
+Likewise two forms of a device event: `encode_event` / `decode_event` (named fields, and
+log records written before the compact form), and the log record's payload
+(`event_record`, `stamped_event_records`): `{"event": [time, kind, value, received_at]}`,
+positions as in `EVENT_FIELDS`, instants as integer microseconds. The payload's one key
+says which form a record holds ("fix" / "event": compact; anything else: named), so a
+reader of either version's log knows what it reads.
+
+`dumps` keeps one C encoder for the process instead of setting one up per call (a third
+of its time for a payload this small).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,8 +63,10 @@ FIX_FIELDS = (
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _US = timedelta(microseconds=1)
+EVENT_FIELDS = ("time", "kind", "value", "received_at")
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 _SOURCES = {source.value: source for source in FixSource}
+_KINDS = {kind.value: kind for kind in DeviceEventKind}
 
 
 def fix_key(fix: Fix) -> str:
@@ -95,9 +107,30 @@ def stamped_fix_records(fixes: Iterable[Fix], received_at: datetime) -> list[New
 
 
 def event_record(event: DeviceEvent, *, received_at: datetime, key: str | None = None) -> NewRecord:
-    return NewRecord(
-        key or event_key(event), EVENT, event.device_id, encode_event(event), received_at
-    )
+    """The log record of a device event (its payload keeps the event's own `received_at`)."""
+    received = None if event.received_at is None else _us(event.received_at)
+    payload = {"event": _event_fields(event, _us(event.time), received)}
+    return NewRecord(key or event_key(event), EVENT, event.device_id, payload, received_at)
+
+
+def stamped_event_records(events: Iterable[DeviceEvent], received_at: datetime) -> list[NewRecord]:
+    """Log records of events received at `received_at`, which an event without its own
+    `received_at` takes (as `stamped_fix_records` for fixes)."""
+    stamp = _us(received_at)
+    records = []
+    for event in events:
+        us = _us(event.time)
+        fields = _event_fields(event, us, stamp if event.received_at is None else None)
+        records.append(
+            NewRecord(
+                f"{EVENT}:{event.device_id}:{us // 1000}:{fields[1]}",  # event_key
+                EVENT,
+                event.device_id,
+                {"event": fields},
+                received_at,
+            )
+        )
+    return records
 
 
 def decode_record(record: InboxRecord) -> Fix | DeviceEvent:
@@ -108,7 +141,10 @@ def decode_record(record: InboxRecord) -> Fix | DeviceEvent:
             return decode_fix(record.payload)  # the named form
         return decode_fix_fields(record.device_id, fields)
     if record.kind == EVENT:
-        return decode_event(record.payload)
+        fields = record.payload.get("event")
+        if fields is None:
+            return decode_event(record.payload)  # the named form
+        return decode_event_fields(record.device_id, fields)
     raise PayloadError(f"record {record.seq}: unknown kind {record.kind!r}")
 
 
@@ -235,12 +271,67 @@ def decode_event(payload: Mapping[str, Any]) -> DeviceEvent:
         raise PayloadError(f"not a device-event payload: {error}") from error
 
 
+def _event_fields(event: DeviceEvent, time_us: int, received_at_us: int | None) -> list[Any]:
+    """The compact payload's list (`EVENT_FIELDS`); `received_at_us` None: the event's own."""
+    if received_at_us is None and event.received_at is not None:
+        received_at_us = _us(event.received_at)
+    value = event.value
+    return [
+        time_us,
+        str.__str__(event.kind),  # the value, without the slow enum descriptor
+        None if value is None else _number(value),
+        received_at_us,
+    ]
+
+
+def decode_event_fields(device_id: str, fields: object) -> DeviceEvent:
+    """A DeviceEvent from the compact payload's list (`EVENT_FIELDS`) and the record's device."""
+    if not isinstance(fields, list) or len(fields) != len(EVENT_FIELDS):
+        raise PayloadError(f"an event payload has {len(EVENT_FIELDS)} fields")
+    time, kind, value, received = fields
+    try:
+        return DeviceEvent(
+            device_id,
+            _from_us(time),
+            _KINDS[kind],
+            None if value is None else _float(value),
+            None if received is None else _from_us(received),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise PayloadError(f"not a device-event payload: {error!r}") from error
+
+
 # -- payload text ------------------------------------------------------------------------
 
 
 def dumps(payload: JsonObject) -> str:
     """Compact JSON; NaN and infinity are refused (the encoders never produce them)."""
-    return _ENCODER.encode(payload)
+    return "".join(_encode(payload, 0))
+
+
+def _one_encoder() -> Callable[[object, int], Iterable[str]]:
+    """What `JSONEncoder.encode` sets up on every call, set up once (C where there is C).
+
+    No circular-reference markers: payloads are trees the codec builds; a cycle still
+    fails (RecursionError) rather than looping."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the pure-Python encoder, markers and all
+        return lambda payload, _level: _ENCODER.iterencode(payload)
+    encoder: Callable[[object, int], Iterable[str]] = make(
+        None,
+        _ENCODER.default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        False,  # allow_nan
+    )
+    return encoder
+
+
+_encode = _one_encoder()
 
 
 def loads(text: str | bytes) -> JsonObject:

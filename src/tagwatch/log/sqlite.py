@@ -193,13 +193,7 @@ class SqliteInbox:
             return 0
         if self._joined_writer() is not None:
             raise LogError("append inside store.transaction() would wait for that transaction")
-        job = _Append(
-            [
-                (r.key, r.kind, r.device_id, dumps(r.payload), _to_us(r.received_at))
-                for r in records
-            ],
-            records,
-        )
+        job = _Append(_rows(records), records)
         with self._queue_lock:
             self._queue.append(job)
         with self._write_lock:
@@ -373,6 +367,19 @@ def _record(row: tuple[int, str, str, str, str, int], instants: dict[int, dateti
     if received_at is None:
         received_at = instants[received_us] = _from_us(received_us)
     return InboxRecord(seq, key, _kind(kind), device_id, body, received_at)
+
+
+def _rows(records: Sequence[NewRecord]) -> list[tuple[str, str, str, str, int]]:
+    """The table's rows; an append's records usually share one `received_at` (one request
+    or one group of packets), converted once."""
+    instants: dict[datetime, int] = {}
+    rows: list[tuple[str, str, str, str, int]] = []
+    for r in records:
+        received_us = instants.get(r.received_at)
+        if received_us is None:
+            received_us = instants[r.received_at] = _to_us(r.received_at)
+        rows.append((r.key, r.kind, r.device_id, dumps(r.payload), received_us))
+    return rows
 
 
 def _last_seq(writer: sqlite3.Connection) -> int:

@@ -122,7 +122,7 @@ def record_time(record: AvlRecord) -> datetime:
     """The record's timestamp; TeltonikaError for one no calendar can hold."""
     if record.timestamp_ms > _MAX_MS:
         raise TeltonikaError(Reason.BAD_VALUE, f"timestamp {record.timestamp_ms} ms is past 9999")
-    return _EPOCH + timedelta(milliseconds=record.timestamp_ms)
+    return _EPOCH + timedelta(0, 0, 0, record.timestamp_ms)  # positional: keywords cost more
 
 
 def to_fix(device_id: str, record: AvlRecord, received_at: datetime | None = None) -> Fix:
@@ -138,33 +138,34 @@ def _fix(
     device_id: str, record: AvlRecord, io: dict[int, int], received_at: datetime | None
 ) -> Fix:
     time = record_time(record)
-    lat, lon = record.lat, record.lon
+    lat_e7, lon_e7, satellites = record.lat_e7, record.lon_e7, record.satellites
+    lat, lon = lat_e7 / 1e7, lon_e7 / 1e7
     in_range = -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
     gnss = io.get(IO_GNSS_STATUS)
     valid = (
         in_range
-        and record.satellites > 0
+        and satellites > 0
         and (gnss is None or gnss == GNSS_ON_WITH_FIX)
-        and not (record.lat_e7 == 0 and record.lon_e7 == 0)
+        and not (lat_e7 == 0 and lon_e7 == 0)
     )
     if not in_range:
         lat = lon = math.nan
     dop = io.get(IO_GNSS_HDOP) or io.get(IO_GNSS_PDOP)
     hdop = dop / 10.0 if dop else None
-    return Fix(
-        device_id=device_id,
-        fix_time=time,
-        lat=lat,
-        lon=lon,
-        accuracy_m=normalised_accuracy_m(None, hdop),
-        valid=valid,
-        received_at=received_at,
-        device_time=time,
-        speed_mps=record.speed_kmh * KMH_MPS,
-        heading_deg=record.angle_deg % 360.0,
-        altitude_m=float(record.altitude_m),
-        satellites=record.satellites,
-        hdop=hdop,
+    return Fix(  # positional (the order of Fix's fields): keywords cost more
+        device_id,
+        time,  # fix_time
+        lat,
+        lon,
+        normalised_accuracy_m(None, hdop),
+        valid,
+        received_at,
+        time,  # device_time
+        record.speed_kmh * KMH_MPS,
+        record.angle_deg % 360.0,  # heading
+        float(record.altitude_m),
+        satellites,
+        hdop,
     )
 
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from tagwatch.domain.positions import DeviceEvent, Fix
-from tagwatch.log.codec import event_record, stamped_fix_records
+from tagwatch.log.codec import stamped_event_records, stamped_fix_records
 from tagwatch.log.contract import Log, NewRecord
 from tagwatch.protocols.osmand import OsmAndReport
 from tagwatch.service.clock import Clock
@@ -173,11 +173,6 @@ def stamp(
 ) -> list[NewRecord]:
     """Log records, with `received_at` set where the decoder did not (no-comms needs it)."""
     records = stamped_fix_records(fixes, received_at)
-    records += [
-        event_record(
-            event if event.received_at is not None else replace(event, received_at=received_at),
-            received_at=received_at,
-        )
-        for event in events
-    ]
+    if events:
+        records += stamped_event_records(events, received_at)
     return records
