@@ -10,10 +10,12 @@ Per connection, named steps, each of which can refuse:
 2. **split** - byte chunks into frames; a frame with a bad CRC, length or preamble is
    dropped with a logged reason and not acknowledged (the device sends it again), and the
    frames after it are read as usual.
-3. **decode** - AVL records into fixes and device events (`teltonika_mapping`, with the
-   configured `IoMapping`). A packet that does not decode (unknown codec, counts that do
-   not add up) is refused whole and not acknowledged.
-4. **append** - the records go to the log through `Ingest.accept_admitted`, grouped with
+3. **decode** - AVL records into fix values and device events (`teltonika_mapping`'s
+   `read_packet`, with the configured `IoMapping`), and those into log records
+   (`log.codec.fix_records_of`: the records `to_domain`'s `Fix` and `DeviceEvent` objects
+   would make, without making the objects). A packet that does not decode (unknown codec,
+   counts that do not add up) is refused whole and not acknowledged.
+4. **append** - the records go to the log through `Ingest.accept_admitted_records`, grouped with
    other connections' records by a `GroupWriter` (one transaction and one fsync for many
    packets), and **only after the append returned** is the device answered with the
    number of records, four bytes big-endian. If the log fails, nothing is acknowledged
@@ -65,6 +67,7 @@ from dataclasses import dataclass, field
 from tagwatch.gateways import CommandTimeout, DeviceNotConnected
 from tagwatch.gateways.batching import GroupWriter
 from tagwatch.gateways.metrics import GatewayMetrics, ProtocolMetrics
+from tagwatch.log.codec import event_records_of, fix_records_of
 from tagwatch.protocols.teltonika import (
     LOGIN_ACCEPTED,
     LOGIN_REFUSED,
@@ -82,9 +85,9 @@ from tagwatch.protocols.teltonika import (
 )
 from tagwatch.protocols.teltonika_avl import AvlPacket
 from tagwatch.protocols.teltonika_errors import Reason, TeltonikaError
-from tagwatch.protocols.teltonika_mapping import IoMapping, to_domain
+from tagwatch.protocols.teltonika_mapping import IoMapping, read_packet
 from tagwatch.service.clock import Clock
-from tagwatch.service.ingest import DeviceBatch, Ingest, UnknownDevice
+from tagwatch.service.ingest import Ingest, RecordBatch, UnknownDevice
 
 logger = logging.getLogger(__name__)
 
@@ -154,8 +157,8 @@ class _Connection:
     reply: asyncio.Future[str] | None = None
 
 
-def _batch_size(batch: DeviceBatch) -> int:
-    return len(batch[1]) + len(batch[2])
+def _batch_size(batch: RecordBatch) -> int:
+    return len(batch[1])
 
 
 class TeltonikaGateway:
@@ -176,7 +179,7 @@ class TeltonikaGateway:
         self._clock = clock
         self._metrics: ProtocolMetrics = (metrics or GatewayMetrics()).protocol(PROTOCOL)
         self._on_ingested = on_ingested
-        self._writer: GroupWriter[DeviceBatch] = GroupWriter(
+        self._writer: GroupWriter[RecordBatch] = GroupWriter(
             self._append, size=_batch_size, name="teltonika-log"
         )
         self._connections: dict[str, _Connection] = {}
@@ -253,9 +256,9 @@ class TeltonikaGateway:
                 await self._server.wait_closed()
             self._server = None
 
-    def _append(self, batches: Sequence[DeviceBatch]) -> None:
+    def _append(self, batches: Sequence[RecordBatch]) -> None:
         """In the writer's thread: one durable append for many connections' packets."""
-        added = self._ingest.accept_admitted(batches)
+        added = self._ingest.accept_admitted_records(batches)
         if self._on_ingested is not None:
             self._on_ingested(PROTOCOL, added)
 
@@ -455,17 +458,18 @@ class TeltonikaGateway:
 
     async def _store(self, connection: _Connection, packet: AvlPacket, arrived: float) -> None:
         device_id = connection.device_id
-        decoded = to_domain(
-            device_id,
-            packet.records,
-            received_at=self._clock.now(),
-            mapping=self.settings.mapping,
-        )
-        for error in decoded.refused:
+        readings = read_packet(packet.records, self.settings.mapping)
+        for error in readings.refused:
             self._reject(error, connection.writer, device_id)
-        if decoded.fixes or decoded.events:
+        # Log records straight from the readings: the records `to_domain`'s fixes and
+        # events would become, without those objects (log.codec.fix_records_of).
+        received_at = self._clock.now()
+        records = fix_records_of(device_id, readings.fixes, received_at)
+        if readings.events:
+            records += event_records_of(device_id, readings.events, received_at)
+        if records:
             try:
-                await self._writer.write((device_id, decoded.fixes, decoded.events))
+                await self._writer.write((device_id, records))
             except Exception:
                 logger.exception(
                     "the log did not take %d records of %s: not acknowledged",

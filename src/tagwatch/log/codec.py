@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -103,6 +103,72 @@ def stamped_fix_records(fixes: Iterable[Fix], received_at: datetime) -> list[New
                 received_at,
             )
         )
+    return records
+
+
+POSITION_FIELDS = (  # a gateway's fix values for `fix_records_of`, in this order
+    "lat",
+    "lon",
+    "accuracy_m",
+    "valid",
+    "speed_mps",
+    "heading_deg",
+    "altitude_m",
+    "satellites",
+    "hdop",
+)
+
+
+def fix_records_of(
+    device_id: str, fixes: Iterable[tuple[int, Sequence[Any]]], received_at: datetime
+) -> list[NewRecord]:
+    """Log records of one device's GNSS fixes given as values, received at `received_at`.
+
+    Each fix is (its time in whole milliseconds since 1970, the `POSITION_FIELDS` values),
+    from a device with one clock (device time = fix time). The records are the ones
+    `stamped_fix_records` makes of the `Fix`es with those fields and `received_at`,
+    without making the `Fix`es: a gateway that only writes its fixes to the log (the
+    Teltonika one, at tens of thousands a second) saves an object a fix.
+    """
+    stamp = _us(received_at)
+    prefix = f"{FIX}:{device_id}:"
+    source = str.__str__(FixSource.GNSS)
+    records = []
+    for ms, (lat, lon, accuracy, valid, speed, heading, altitude, sats, hdop) in fixes:
+        us = ms * 1000
+        fields = [
+            us,
+            _number(lat),
+            _number(lon),
+            _number(accuracy),
+            valid,
+            stamp,
+            us,  # device time
+            None if speed is None else _number(speed),
+            None if heading is None else _number(heading),
+            None if altitude is None else _number(altitude),
+            sats,
+            None if hdop is None else _number(hdop),
+            source,
+        ]
+        records.append(NewRecord(prefix + str(ms), FIX, device_id, {"fix": fields}, received_at))
+    return records
+
+
+def event_records_of(
+    device_id: str,
+    events: Iterable[tuple[int, DeviceEventKind, float | None]],
+    received_at: datetime,
+) -> list[NewRecord]:
+    """Log records of one device's events given as (time in whole ms, kind, value),
+    received at `received_at`: what `stamped_event_records` makes of those events."""
+    stamp = _us(received_at)
+    records = []
+    for ms, kind, value in events:
+        name = str.__str__(kind)
+        fields = [ms * 1000, name, None if value is None else _number(value), stamp]
+        key = f"{EVENT}:{device_id}:{ms}:{name}"  # event_key
+        records.append(NewRecord(key, EVENT, device_id, {"event": fields}, received_at))
     return records
 
 
@@ -196,6 +262,12 @@ def decode_fix(payload: Mapping[str, Any]) -> Fix:
 def _fix_fields(fix: Fix, fix_time_us: int, received_at_us: int | None) -> list[Any]:
     sent, speed, heading = fix.device_time, fix.speed_mps, fix.heading_deg
     altitude, hdop = fix.altitude_m, fix.hdop
+    if sent is None:
+        sent_us = None
+    elif sent is fix.fix_time:  # most protocols have one clock: convert it once
+        sent_us = fix_time_us
+    else:
+        sent_us = _us(sent)
     return [
         fix_time_us,
         _number(fix.lat),
@@ -203,7 +275,7 @@ def _fix_fields(fix: Fix, fix_time_us: int, received_at_us: int | None) -> list[
         _number(fix.accuracy_m),
         fix.valid,
         received_at_us,
-        None if sent is None else _us(sent),
+        sent_us,
         None if speed is None else _number(speed),
         None if heading is None else _number(heading),
         None if altitude is None else _number(altitude),

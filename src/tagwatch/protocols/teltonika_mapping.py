@@ -43,9 +43,10 @@ record, so a lost or replayed packet cannot leave a wrong state behind.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from tagwatch.domain.positions import DeviceEvent, DeviceEventKind, Fix
 from tagwatch.protocols.osmand import normalised_accuracy_m
@@ -120,24 +121,49 @@ def device_status(record: AvlRecord) -> DeviceStatus:
 
 def record_time(record: AvlRecord) -> datetime:
     """The record's timestamp; TeltonikaError for one no calendar can hold."""
+    return _time(_checked_ms(record))
+
+
+def _checked_ms(record: AvlRecord) -> int:
     if record.timestamp_ms > _MAX_MS:
         raise TeltonikaError(Reason.BAD_VALUE, f"timestamp {record.timestamp_ms} ms is past 9999")
-    return _EPOCH + timedelta(0, 0, 0, record.timestamp_ms)  # positional: keywords cost more
+    return record.timestamp_ms
+
+
+def _time(ms: int) -> datetime:
+    return _EPOCH + timedelta(0, 0, 0, ms)  # positional: keywords cost more
 
 
 def to_fix(device_id: str, record: AvlRecord, received_at: datetime | None = None) -> Fix:
-    return _fix(device_id, record, _io(record), received_at)
+    return _fix(device_id, _checked_ms(record), fix_values(record, _io(record)), received_at)
 
 
 def _io(record: AvlRecord) -> dict[int, int]:
-    """Every fixed-size element by id (one look-up each instead of one per size)."""
-    return {**record.io8, **record.io4, **record.io2, **record.io1}
+    """Every fixed-size element by id (one look-up each instead of one per size); a
+    smaller size wins a repeated id. Empty sizes are skipped: most records fill two."""
+    merged: dict[int, int] = {}
+    for values in (record.io8, record.io4, record.io2, record.io1):
+        if values:
+            merged.update(values)
+    return merged
 
 
-def _fix(
-    device_id: str, record: AvlRecord, io: dict[int, int], received_at: datetime | None
-) -> Fix:
-    time = record_time(record)
+class FixValues(NamedTuple):
+    """What a record says of its position, in tagwatch units: a `Fix` but for the device
+    and the times (its timestamp is both fix and device time)."""
+
+    lat: float
+    lon: float
+    accuracy_m: float
+    valid: bool
+    speed_mps: float
+    heading_deg: float
+    altitude_m: float
+    satellites: int
+    hdop: float | None
+
+
+def fix_values(record: AvlRecord, io: Mapping[int, int]) -> FixValues:
     lat_e7, lon_e7, satellites = record.lat_e7, record.lon_e7, record.satellites
     lat, lon = lat_e7 / 1e7, lon_e7 / 1e7
     in_range = -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
@@ -152,24 +178,53 @@ def _fix(
         lat = lon = math.nan
     dop = io.get(IO_GNSS_HDOP) or io.get(IO_GNSS_PDOP)
     hdop = dop / 10.0 if dop else None
+    return _new_values(
+        FixValues,
+        (
+            lat,
+            lon,
+            normalised_accuracy_m(None, hdop),
+            valid,
+            record.speed_kmh * KMH_MPS,
+            record.angle_deg % 360.0,  # heading
+            float(record.altitude_m),
+            satellites,
+            hdop,
+        ),
+    )
+
+
+_new_values = tuple.__new__  # FixValues without its __new__'s argument handling
+
+
+def _fix(device_id: str, ms: int, values: FixValues, received_at: datetime | None) -> Fix:
+    time = _time(ms)
+    lat, lon, accuracy, valid, speed, heading, altitude, satellites, hdop = values
     return Fix(  # positional (the order of Fix's fields): keywords cost more
         device_id,
         time,  # fix_time
         lat,
         lon,
-        normalised_accuracy_m(None, hdop),
+        accuracy,
         valid,
         received_at,
         time,  # device_time
-        record.speed_kmh * KMH_MPS,
-        record.angle_deg % 360.0,  # heading
-        float(record.altitude_m),
+        speed,
+        heading,
+        altitude,
         satellites,
         hdop,
     )
 
 
 State = tuple[str, DeviceEventKind, float | None]  # what (battery, strap ...), event, value
+# Members as module constants: an enum member read through its class costs a look-up each.
+_BATTERY_LEVEL = DeviceEventKind.BATTERY_LEVEL
+_CHARGING_ON, _CHARGING_OFF = DeviceEventKind.CHARGING_ON, DeviceEventKind.CHARGING_OFF
+_STRAP_RESTORED, _STRAP_TAMPER = DeviceEventKind.STRAP_RESTORED, DeviceEventKind.STRAP_TAMPER
+_CASE_RESTORED, _CASE_TAMPER = DeviceEventKind.CASE_RESTORED, DeviceEventKind.CASE_TAMPER
+_JAMMING_SUSPECTED = DeviceEventKind.GPS_JAMMING_SUSPECTED
+_JAMMING_CLEARED = DeviceEventKind.GPS_JAMMING_CLEARED
 
 
 def _states(io: dict[int, int], mapping: IoMapping) -> list[State]:
@@ -177,29 +232,26 @@ def _states(io: dict[int, int], mapping: IoMapping) -> list[State]:
     states: list[State] = []
     battery = io.get(IO_BATTERY_LEVEL)
     if battery is not None and battery <= 100:
-        states.append(("battery", DeviceEventKind.BATTERY_LEVEL, float(battery)))
+        states.append(("battery", _BATTERY_LEVEL, float(battery)))
     external = io.get(IO_EXTERNAL_VOLTAGE)
     if external is not None:
         charging = external >= mapping.external_power_min_mv
-        kind = DeviceEventKind.CHARGING_ON if charging else DeviceEventKind.CHARGING_OFF
-        states.append(("power", kind, None))
+        states.append(("power", _CHARGING_ON if charging else _CHARGING_OFF, None))
     if mapping.strap_input is not None:
         strap = io.get(mapping.strap_input)
         if strap is not None:
             intact = strap == mapping.strap_closed_value
-            kind = DeviceEventKind.STRAP_RESTORED if intact else DeviceEventKind.STRAP_TAMPER
-            states.append(("strap", kind, None))
+            states.append(("strap", _STRAP_RESTORED if intact else _STRAP_TAMPER, None))
     if mapping.case_input is not None:
         case = io.get(mapping.case_input)
         if case is not None:
             shut = case == mapping.case_closed_value
-            kind = DeviceEventKind.CASE_RESTORED if shut else DeviceEventKind.CASE_TAMPER
-            states.append(("case", kind, None))
+            states.append(("case", _CASE_RESTORED if shut else _CASE_TAMPER, None))
     jamming = io.get(IO_GNSS_JAMMING)
     if jamming == 2:
-        states.append(("jamming", DeviceEventKind.GPS_JAMMING_SUSPECTED, None))
+        states.append(("jamming", _JAMMING_SUSPECTED, None))
     elif jamming == 0:
-        states.append(("jamming", DeviceEventKind.GPS_JAMMING_CLEARED, None))
+        states.append(("jamming", _JAMMING_CLEARED, None))
     return states
 
 
@@ -212,6 +264,51 @@ class Decoded:
     refused: tuple[TeltonikaError, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """One packet in tagwatch units, before it becomes `Fix` and `DeviceEvent` objects:
+    fixes as (timestamp ms, values) in record order, events as (timestamp ms, kind,
+    value) in time order. `to_domain` makes the objects; a gateway that only writes the
+    records to the log can make log records from these without them."""
+
+    fixes: list[tuple[int, FixValues]]
+    events: list[tuple[int, DeviceEventKind, float | None]]
+    refused: list[TeltonikaError]
+
+
+def read_packet(records: Sequence[AvlRecord], mapping: IoMapping | None = None) -> Readings:
+    """Fix values and state-change events of one packet's records.
+
+    A record whose timestamp no calendar holds is refused alone (it is garbage the device
+    will never send differently); the others are kept.
+    """
+    mapping = mapping if mapping is not None else IoMapping()
+    fixes: list[tuple[int, FixValues]] = []
+    refused: list[TeltonikaError] = []
+    timed: list[tuple[int, dict[int, int]]] = []
+    for record in records:
+        try:
+            ms = _checked_ms(record)
+        except TeltonikaError as error:
+            refused.append(error)
+            continue
+        io = _io(record)
+        fixes.append((ms, fix_values(record, io)))
+        timed.append((ms, io))
+    events: list[tuple[int, DeviceEventKind, float | None]] = []
+    last: dict[str, tuple[DeviceEventKind, float | None]] = {}
+    for ms, io in sorted(timed, key=_first):
+        for what, kind, value in _states(io, mapping):
+            if last.get(what) != (kind, value):
+                last[what] = (kind, value)
+                events.append((ms, kind, value))
+    return Readings(fixes, events, refused)
+
+
+def _first(entry: tuple[int, dict[int, int]]) -> int:
+    return entry[0]
+
+
 def to_domain(
     device_id: str,
     records: Sequence[AvlRecord],
@@ -219,29 +316,11 @@ def to_domain(
     received_at: datetime | None = None,
     mapping: IoMapping | None = None,
 ) -> Decoded:
-    """Fixes and state-change events of one packet's records.
-
-    A record whose timestamp no calendar holds is refused alone (it is garbage the device
-    will never send differently); the others are kept.
-    """
-    mapping = mapping if mapping is not None else IoMapping()
-    fixes: list[Fix] = []
-    refused: list[TeltonikaError] = []
-    timed: list[tuple[AvlRecord, dict[int, int], Fix]] = []
-    for record in records:
-        io = _io(record)
-        try:
-            fix = _fix(device_id, record, io, received_at)
-        except TeltonikaError as error:
-            refused.append(error)
-            continue
-        fixes.append(fix)
-        timed.append((record, io, fix))
-    events: list[DeviceEvent] = []
-    last: dict[str, tuple[DeviceEventKind, float | None]] = {}
-    for _, io, fix in sorted(timed, key=lambda entry: entry[0].timestamp_ms):
-        for what, kind, value in _states(io, mapping):
-            if last.get(what) != (kind, value):
-                last[what] = (kind, value)
-                events.append(DeviceEvent(device_id, fix.fix_time, kind, value, received_at))
-    return Decoded(tuple(fixes), tuple(events), tuple(refused))
+    """Fixes and state-change events of one packet's records (`read_packet`)."""
+    readings = read_packet(records, mapping)
+    fixes = tuple(_fix(device_id, ms, values, received_at) for ms, values in readings.fixes)
+    events = tuple(
+        DeviceEvent(device_id, _time(ms), kind, value, received_at)
+        for ms, kind, value in readings.events
+    )
+    return Decoded(fixes, events, tuple(readings.refused))

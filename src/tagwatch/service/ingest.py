@@ -34,6 +34,7 @@ MAX_DEVICE_ID_SHOWN = 128
 
 
 DeviceBatch = tuple[str, Sequence[Fix], Sequence[DeviceEvent]]  # device id, its records
+RecordBatch = tuple[str, Sequence[NewRecord]]  # device id, its log records
 
 
 class UnknownDevice(LookupError):  # noqa: N818 - the name the API promises
@@ -144,6 +145,23 @@ class Ingest:
         for device_id, fixes, events in batches:
             check_records(device_id, fixes, events)
             records += stamp(fixes, events, now)
+        return self._appended(self._log.append(records)) if records else 0
+
+    def accept_admitted_records(self, batches: Sequence[RecordBatch]) -> int:
+        """`accept_admitted` for gateways that make the log records themselves
+        (`tagwatch.log.codec.fix_records_of`), stamped with when they arrived.
+
+        Returns how many records were new to the log; ValueError if a record belongs to
+        another device than its batch's.
+        """
+        records: list[NewRecord] = []
+        for device_id, batch in batches:
+            for record in batch:
+                if record.device_id != device_id:
+                    raise ValueError(
+                        f"a record of device {record.device_id!r} in a batch of {device_id!r}"
+                    )
+            records += batch
         return self._appended(self._log.append(records)) if records else 0
 
     def _appended(self, added: int) -> int:
