@@ -66,6 +66,7 @@ from tagwatch.log.contract import (
     parse_partitions,
     partition_of,
 )
+from tagwatch.log.nats_burst import BurstPublisher, NotStoredError, Outgoing
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +175,7 @@ class NatsLog:
         )
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
+        self._publisher: BurstPublisher | None = None
         self._leases: KeyValue | None = None
         self._subscriptions: dict[int, JetStreamContext.PullSubscription] = {}
         self._lease_revisions: dict[int, int] = {}
@@ -359,6 +361,8 @@ class NatsLog:
         )
         self._js = self._nc.jetstream(timeout=settings.publish_timeout_s)
         await self._ensure_stream()
+        self._publisher = BurstPublisher(self._nc, settings.stream, settings.publish_timeout_s)
+        await self._publisher.start()
         if settings.consume:
             self._leases = await self._lease_bucket()
             await self._claim_leases()
@@ -473,27 +477,17 @@ class NatsLog:
                 self._scope = DeviceScope(version, owned, self.settings.partitions)
 
     async def _publish(self, records: Sequence[NewRecord], subjects: Sequence[str]) -> int:
-        js = self._require_js()
-        timeout = self.settings.publish_timeout_s
-        acks = await asyncio.gather(
-            *(
-                js.publish(
-                    subject,
-                    _encode(record),
-                    timeout=timeout,
-                    stream=self.settings.stream,
-                    headers={"Nats-Msg-Id": record.key},
-                )
-                for record, subject in zip(records, subjects, strict=True)
-            ),
-            return_exceptions=True,
-        )
-        failures = [ack for ack in acks if isinstance(ack, BaseException)]
-        if failures:
-            raise LogUnavailableError(
-                f"{len(failures)} of {len(records)} records not stored: {failures[0]!r}"
-            )
-        return sum(1 for ack in acks if isinstance(ack, api.PubAck) and not ack.duplicate)
+        publisher = self._publisher
+        if publisher is None:
+            raise LogUnavailableError("the NATS log is not open")
+        outgoing = [
+            Outgoing(subject, _encode(record), record.key)
+            for record, subject in zip(records, subjects, strict=True)
+        ]
+        try:
+            return await publisher.publish(outgoing)
+        except NotStoredError as error:
+            raise LogUnavailableError(f"{len(records)} records not stored: {error}") from error
 
     async def _fetch(self, wanted: int) -> None:
         """Fetch up to `wanted` records from the owned partitions, in a few rounds.
@@ -564,6 +558,10 @@ class NatsLog:
                 with contextlib.suppress(Exception):
                     await self._leases.delete(_lease_key(partition))  # hand over at once
         self._lease_revisions.clear()
+        if self._publisher is not None:
+            with contextlib.suppress(Exception):
+                await self._publisher.stop()
+            self._publisher = None
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 # Not drain(): records fetched and not acknowledged are redelivered anyway.
