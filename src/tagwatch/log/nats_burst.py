@@ -1,20 +1,26 @@
 """Publish a batch of records to JetStream in one burst and await every record's PubAck.
 
 nats-py's `JetStreamContext.publish` is one request per message: a coroutine wrapped in a
-task, a response future with a timeout of its own, a header dict, and a `PubAck`
-dataclass built from the answer. A gateway's append is a batch (one upload of up to
-hundreds of fixes), and that per-message machinery was most of the gateway's CPU.
+task, a response future with a timeout of its own, headers built and checked one by one,
+and a `PubAck` dataclass parsed from the JSON answer. A gateway's append is a batch (one
+upload of up to hundreds of fixes), and that per-message machinery was most of the
+gateway's CPU (BENCHMARKS.md, the distributed ingest).
 
-`BurstPublisher` keeps the durability and drops the machinery: every record of a batch is
-published on the plain connection with a reply subject of its own under one inbox prefix
-(`<inbox>.<burst>.<index>`, one wildcard subscription for the life of the connection),
-all in one burst (the client writes them to the socket together), and the answers are
-matched back to the batch by the reply subject's tokens. The batch is stored only when
-every record has a PubAck from the stream; an error answer, a "no responders" status or
-a missing answer within the timeout fails the whole batch (`NotStoredError`), so the
-gateway does not acknowledge the device, which sends the records again. Each record still
-carries `Nats-Msg-Id` (its idempotency key: the stream's duplicate window drops a retry)
-and `Nats-Expected-Stream`, the headers `JetStreamContext.publish` would set.
+`BurstPublisher` keeps the durability and drops the machinery:
+
+- every record of a batch is an HPUB with the headers `JetStreamContext.publish` sets
+  (`Nats-Msg-Id` = the record's idempotency key, so the stream's duplicate window drops a
+  retry, and `Nats-Expected-Stream`) and a reply subject of its own under one inbox prefix,
+  `<inbox>.<burst>.<index>`; one wildcard subscription takes every answer for the life of
+  the connection (the client re-subscribes it after a reconnect);
+- the batch's commands are handed to the client's writer as one buffer (the client's own
+  `_send_command`, which `Client.publish` calls for each message; the commands are built
+  as `Client.publish` builds them, with the same checks of header values and size);
+- answers are matched back to the batch by the reply subject's tokens. The batch is stored
+  only when every record has a PubAck from the stream; an error answer, a status such as
+  503 (no responders), or an answer missing when the timeout ends fails the whole batch
+  (`NotStoredError`), and the gateway does not acknowledge the device, which sends the
+  records again.
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -34,6 +39,7 @@ from nats.js.api import Header
 MSG_ID = Header.MSG_ID.value
 EXPECTED_STREAM = Header.EXPECTED_STREAM.value
 STATUS = Header.STATUS.value
+MSG_ID_PREFIX = f"{MSG_ID}: ".encode()
 
 
 class NotStoredError(Exception):
@@ -75,6 +81,8 @@ class BurstPublisher:
         self._bursts: dict[str, _Burst] = {}
         self._numbers = itertools.count()
         self._subscription: Subscription | None = None
+        self._headers_tail = f"\r\n{EXPECTED_STREAM}: {stream}\r\n\r\n".encode()
+        self._ack_head = f'{{"stream":"{stream}",'.encode()
 
     async def start(self) -> None:
         """Subscribe to the answers once: the client re-subscribes after a reconnect."""
@@ -113,19 +121,15 @@ class BurstPublisher:
             answered=bytearray(len(records)),
             waiting=len(records),
         )
+        commands = _burst_commands(
+            records, f"{self._prefix}.{token}.", self._headers_tail, client.max_payload
+        )
         self._bursts[token] = burst
-        reply = f"{self._prefix}.{token}."
-        stream = self._stream
         try:
-            # The first publish wakes the client's flusher, which runs only once this
-            # coroutine waits below: the whole batch reaches the socket in one write.
-            for index, record in enumerate(records):
-                await client.publish(
-                    record.subject,
-                    record.data,
-                    reply=f"{reply}{index}",
-                    headers={MSG_ID: record.key, EXPECTED_STREAM: stream},
-                )
+            # One buffer for the client's writer task, which sends it once this coroutine
+            # waits for the answers: the batch reaches the socket together.
+            await client._send_command(commands)
+            await client._flush_pending()
             try:
                 return await asyncio.wait_for(burst.done, self._ack_within_s)
             except TimeoutError:
@@ -149,31 +153,81 @@ class BurstPublisher:
             return  # not an answer this publisher asked for
         burst.answered[index] = 1
         burst.waiting -= 1
-        answer = _pub_ack(message)
-        if isinstance(answer, str):
+        duplicate = _read_pub_ack(message, self._ack_head)
+        if isinstance(duplicate, str):
             burst.done.set_exception(
-                NotStoredError(f"the stream did not store {burst.keys[index]}: {answer}")
+                NotStoredError(f"the stream did not store {burst.keys[index]}: {duplicate}")
             )
             return
-        if not answer.get("duplicate", False):
+        if not duplicate:
             burst.stored += 1
         if burst.waiting == 0:
             burst.done.set_result(burst.stored)
 
 
-def _pub_ack(message: Msg) -> dict[str, Any] | str:
-    """The PubAck an answer carries, or why it is not one (as JetStreamContext.publish)."""
+def _read_pub_ack(message: Msg, ack_head: bytes) -> bool | str:
+    """Whether an answer is the PubAck of a duplicate, or why it is not a PubAck at all
+    (the checks of JetStreamContext.publish: a status such as 503 "no responders", or a
+    JSON answer with "error").
+
+    The common answer, the PubAck of a newly stored record (`{"stream":"<name>", "seq":N}`,
+    spacing varies by server version), is recognised by its bytes: it starts with the
+    stream's name and says neither "error" nor "duplicate". Anything else is read as JSON.
+    """
+    data = message.data
+    if (
+        data.startswith(ack_head)
+        and b'"error"' not in data
+        and b'"duplicate"' not in data
+        and not message.headers
+    ):
+        return False
     headers = message.headers
-    if headers and headers.get(STATUS):  # e.g. 503: no stream takes the subject
+    if headers and headers.get(STATUS):
         return f"status {headers[STATUS]} {headers.get('Description', '')}".strip()
     try:
-        answer = json.loads(message.data)
+        answer = json.loads(data)
     except ValueError:
-        return f"unreadable answer {message.data[:80]!r}"
+        return f"unreadable answer {data[:80]!r}"
     if not isinstance(answer, dict):
         return f"unexpected answer {answer!r}"
     if "error" in answer:
         return f"error {answer['error']}"
     if "stream" not in answer or "seq" not in answer:
         return f"not a PubAck: {answer!r}"
-    return answer
+    return bool(answer.get("duplicate", False))
+
+
+_HEADER_VALUE = str.maketrans({"\r": " ", "\n": " "})  # as Client.publish cleans a value
+
+
+def _burst_commands(
+    records: Sequence[Outgoing], reply: str, headers_tail: bytes, max_payload: int
+) -> bytes:
+    """The HPUB commands of a batch, each as `Client.publish` writes it (protocol 1.0).
+
+    Subjects are the log's own (`tagwatch.<namespace>.in.<partition>`, the namespace checked
+    by NatsLogSettings); a key is cleaned of line breaks as `Client.publish` cleans a header
+    value. A record over the server's payload limit fails the batch before anything is
+    sent (the server would drop the connection)."""
+    commands = []
+    for index, record in enumerate(records):
+        headers = (
+            b"NATS/1.0\r\n"
+            + MSG_ID_PREFIX
+            + record.key.strip().translate(_HEADER_VALUE).encode()
+            + headers_tail
+        )
+        size = len(headers)
+        total = size + len(record.data)
+        if total > max_payload:
+            raise NotStoredError(
+                f"{record.key} is {total:,} bytes, over the server's limit of {max_payload:,}"
+            )
+        commands.append(
+            f"HPUB {record.subject} {reply}{index} {size} {total}\r\n".encode()
+            + headers
+            + record.data
+            + b"\r\n"
+        )
+    return b"".join(commands)
