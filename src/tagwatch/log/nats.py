@@ -66,7 +66,7 @@ from tagwatch.log.contract import (
     parse_partitions,
     partition_of,
 )
-from tagwatch.log.nats_burst import BurstPublisher, NotStoredError, Outgoing
+from tagwatch.log.nats_burst import BurstPublisher, NotStoredError, Outgoing, write_acks
 
 logger = logging.getLogger(__name__)
 
@@ -543,10 +543,11 @@ class NatsLog:
         self._held[seq] = _Held(record, partition, message)
 
     async def _ack(self, done: Sequence[_Held]) -> None:
-        for held in done:
-            await held.message.ack()
-        if self._nc is not None:
-            await self._nc.flush(timeout=5)
+        client = self._nc
+        if client is None:
+            raise LogUnavailableError("the NATS log is not open")
+        await write_acks(client, [held.message.reply for held in done])
+        await client.flush(timeout=5)  # the server has them: a round trip after the acks
 
     async def _close(self) -> None:
         if self._lease_task is not None:

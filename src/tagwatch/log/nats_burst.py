@@ -21,6 +21,9 @@ gateway's CPU (BENCHMARKS.md, the distributed ingest).
   503 (no responders), or an answer missing when the timeout ends fails the whole batch
   (`NotStoredError`), and the gateway does not acknowledge the device, which sends the
   records again.
+
+The monitor's acknowledgements of a step's records go the same way (`write_acks`): the
+empty publishes `Msg.ack()` sends one by one, in one write.
 """
 
 from __future__ import annotations
@@ -231,3 +234,12 @@ def _burst_commands(
             + b"\r\n"
         )
     return b"".join(commands)
+
+
+async def write_acks(client: NatsClient, replies: Sequence[str]) -> None:
+    """Acknowledge JetStream messages by their reply subjects, as `Msg.ack()` does for
+    one (an empty publish to the reply subject), in one write; `client.flush()` after it
+    waits until the server has them."""
+    if replies:
+        await client._send_command(b"".join(f"PUB {reply} 0\r\n\r\n".encode() for reply in replies))
+        await client._flush_pending()
