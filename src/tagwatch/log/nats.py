@@ -9,12 +9,14 @@ the monitor that judges the tag's curfew sees the beacon's in-range events.
 
 - **append** publishes every record with `Nats-Msg-Id` = its idempotency key and waits for
   every PubAck: JetStream has then stored it (fsync'd on `replicas` nodes), so the gateway
-  may acknowledge the device. The stream's duplicate window drops a retry of the same key
+  may acknowledge the device. The records of one append go out in one burst and their
+  PubAcks are matched back by reply subject (log/nats_burst.py); one record refused or
+  unanswered fails the whole append. The stream's duplicate window drops a retry of the same key
   (`PubAck.duplicate`), which is why the window matches the embedded inbox's dedupe window.
   If NATS cannot be reached or does not answer in time, `append` raises `LogUnavailableError`
   and the gateway does not acknowledge: the device keeps its data and sends it again.
 - **pending / mark_done** read through one durable pull consumer per owned partition
-  (`monitor-p<N>`, explicit acks). A record fetched but not yet acknowledged stays in this
+  (`monitor-p<N>`, explicit acks; a step's acks go out in one write). A record fetched but not yet acknowledged stays in this
   process's buffer and is returned again by `pending`, so a step retried after a store
   failure sees the same records; after a crash JetStream redelivers it once `ack_wait` has
   passed, to whichever process owns the partition then.
