@@ -11,15 +11,16 @@ the monitor that judges the tag's curfew sees the beacon's in-range events.
   every PubAck: JetStream has then stored it (fsync'd on `replicas` nodes), so the gateway
   may acknowledge the device. The records of one append go out in one burst and their
   PubAcks are matched back by reply subject (log/nats_burst.py); one record refused or
-  unanswered fails the whole append. The stream's duplicate window drops a retry of the same key
-  (`PubAck.duplicate`), which is why the window matches the embedded inbox's dedupe window.
-  If NATS cannot be reached or does not answer in time, `append` raises `LogUnavailableError`
-  and the gateway does not acknowledge: the device keeps its data and sends it again.
+  unanswered fails the whole append. The stream's duplicate window drops a retry of the same
+  key (`PubAck.duplicate`), which is why the window matches the embedded inbox's dedupe
+  window. If NATS cannot be reached or does not answer in time, `append` raises
+  `LogUnavailableError` and the gateway does not acknowledge: the device keeps its data and
+  sends it again.
 - **pending / mark_done** read through one durable pull consumer per owned partition
-  (`monitor-p<N>`, explicit acks; a step's acks go out in one write). A record fetched but not yet acknowledged stays in this
-  process's buffer and is returned again by `pending`, so a step retried after a store
-  failure sees the same records; after a crash JetStream redelivers it once `ack_wait` has
-  passed, to whichever process owns the partition then.
+  (`monitor-p<N>`, explicit acks; a step's acks go out in one write). A record fetched but
+  not yet acknowledged stays in this process's buffer and is returned again by `pending`, so
+  a step retried after a store failure sees the same records; after a crash JetStream
+  redelivers it once `ack_wait` has passed, to whichever process owns the partition then.
 - The stream keeps records until they are acknowledged (work-queue retention): the stream
   is the backlog, `count_pending` is its size, and `prune` has nothing to do.
 - **Partition ownership.** A monitor process is offered some partitions (`consume`) and
@@ -78,6 +79,7 @@ LEASE_BUCKET = "tagwatch_monitor_leases"
 FETCH_ROUNDS = 8
 AGAIN_WAIT_S = 0.02  # a fetch round after the first: take what is there, barely wait
 FEED_SUBJECT = "tagwatch.feed"
+ACK_SUBJECT_TOKENS = 9  # a JetStream ack subject without domain, as nats-py's Msg reads it
 FEED_CHUNK = 200  # messages per NATS message: well under the server's 1 MB payload limit
 _T = TypeVar("_T")
 
@@ -531,7 +533,7 @@ class NatsLog:
             return []
 
     def _hold(self, partition: int, message: Msg) -> None:
-        seq = message.metadata.sequence.stream
+        seq = _stream_seq(message)
         if seq in self._held:
             return  # a redelivery of a record still held
         try:
@@ -589,6 +591,17 @@ class NatsLog:
 
 def _itself(device_id: str) -> str:
     return device_id
+
+
+def _stream_seq(message: Msg) -> int:
+    """A fetched record's stream sequence, read from its ack subject as `Msg.metadata`
+    reads it, without building the rest of the metadata (a datetime and two dataclasses)
+    for every record: `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer
+    seq>.<time>.<pending>`; the longer form (with domain and account) goes to the client."""
+    tokens = message.reply.split(".")
+    if len(tokens) == ACK_SUBJECT_TOKENS and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[5])
+    return message.metadata.sequence.stream
 
 
 def _lease_key(partition: int) -> str:
