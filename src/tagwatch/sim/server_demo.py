@@ -250,6 +250,7 @@ def run_server_demo(
     args += [repr(wall_anchor), repr(speedup)]
     url = f"http://127.0.0.1:{port}"
     result = DemoResult(url=url, db_path=db_path, passwords=passwords)
+    restore = _interrupt_on_termination()
     with log_path.open("wb") as log:
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "tagwatch.sim.server_demo", *args],
@@ -294,7 +295,34 @@ def run_server_demo(
         stop_event.set()
         result.exit_code = _stop(server)
         echo(f"server stopped (exit status {result.exit_code})")
+        restore()
     return result
+
+
+def _interrupt_on_termination() -> Callable[[], None]:
+    """Make SIGTERM and SIGHUP (a service manager or `kill` stopping the demo, its terminal
+    closing) stop the demo as Ctrl-C does. The server runs in a session of its own, so
+    without this it would outlive the demo and keep the demo's ports. Returns what puts
+    the previous handlers back. Signal handlers belong to the main thread: elsewhere
+    (a test driving the demo from a thread) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        # Once: a second signal while the demo stops the server must not cut that short.
+        if not received:
+            received.append(signum)
+            raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 def _feed(
