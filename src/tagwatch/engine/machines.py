@@ -164,12 +164,14 @@ class MachineTable:
     def open_drafts(self, rows: npt.NDArray[np.intp]) -> list[Draft | None]:
         """`open_draft` of many rows (-1: no row, None): two `tolist` calls for all of
         them rather than a row's `tolist` and two scalar reads each."""
-        if rows.shape[0] == 0:
-            return []
+        if len(self) == 0:
+            return [None] * rows.shape[0]
         at = np.maximum(rows, 0)
-        ints, floats = self.ints[at].tolist(), self.floats[at].tolist()
+        # Only the open draft's columns: a third of the row.
+        ints = self.ints[at, OPEN : OPEN + DRAFT_INTS].tolist()
+        floats = self.floats[at, OPEN_F : OPEN_F + 2].tolist()
         return [
-            draft_of(i, f, OPEN, OPEN_F, None) if row >= 0 and i[OPEN + D_ACTIVE] else None
+            draft_of(i, f, 0, 0, None) if row >= 0 and i[D_ACTIVE] else None
             for row, i, f in zip(rows.tolist(), ints, floats, strict=True)
         ]
 
