@@ -258,6 +258,24 @@ def test_distances_marked_exact_are_the_exact_ones_to_the_bit(
     assert np.array_equal(fast[marked], exact[marked])
 
 
+@settings(max_examples=100, deadline=None)
+@given(pairs=st.lists(pair, min_size=1, max_size=40))
+def test_exact_distance_from_a_bound_is_the_exact_one_to_the_bit(
+    pairs: list[tuple[int, float, float, float]],
+) -> None:
+    shape = np.array([p[0] for p in pairs])
+    x = OX + np.array([p[1] for p in pairs])
+    y = OY + np.array([p[2] for p in pairs])
+    # At least a metre of reach, as the engine always has (accuracy + buffer + 1 m).
+    reach = np.maximum(np.array([p[3] for p in pairs]), 1.0)
+    fast, marked = COMPILED.signed_distance_marked(shape, x, y, reach)
+    bounds = np.flatnonzero(~marked & np.isfinite(fast) & (np.abs(fast) >= reach))
+
+    from_bound = COMPILED.exact_from_bound(shape[bounds], x[bounds], y[bounds], fast[bounds])
+    exact = COMPILED.exact_signed_distance(shape[bounds], x[bounds], y[bounds])
+    assert np.array_equal(from_bound, exact)
+
+
 def test_corridor_depth_under_a_round_cap_is_never_overstated() -> None:
     # 1 mm inside the true cap all round: the engine's chorded polygon cuts slivers off
     # the cap, and a depth measured to its rim from within a sliver would be too deep.

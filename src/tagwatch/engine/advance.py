@@ -222,7 +222,7 @@ def advance(
         # episodes need the depth.
         deep = (towards > judged_reach) & active[judged] & ~is_exact
         if deep.any():
-            exact = rules.shapes.exact_signed_distance(shape[deep], x[deep], y[deep])
+            exact = rules.shapes.exact_from_bound(shape[deep], x[deep], y[deep], distance[deep])
             towards[deep] = np.where(exclusion[pairs[deep]], exact, -exact)
         margin[pairs] = towards
 

@@ -23,7 +23,7 @@ from tagwatch.engine.compile import CompiledRules
 from tagwatch.engine.devices import DeviceWork
 from tagwatch.engine.health import HealthRecord
 from tagwatch.engine.machines import CHANGED
-from tagwatch.engine.publish import changes, episode_from_draft, merge, reopened_episode
+from tagwatch.engine.publish import changes, episode_from_draft, merge, reopened_if_changed
 from tagwatch.engine.state import EngineState, EpisodeKey, SlotMemory
 from tagwatch.engine.timebase import from_ms, to_ms
 from tagwatch.engine.timed import finalise_appointments
@@ -91,8 +91,14 @@ def evaluate(
         # A duplicate is dropped, unless it brings the position the kept record lacked.
         batch = batch.take(~(seen & (~batch.valid | seen_valid)))
         late = batch.time_ms <= devices.latest_ms[batch.device]
-    replay_devices = np.union1d(np.unique(batch.device[late]), np.array(sorted(replay), np.int32))
-    replay_devices = replay_devices.astype(np.int32)
+    if late.any() or replay:
+        replay_devices = np.union1d(
+            np.unique(batch.device[late]), np.array(sorted(replay), np.int32)
+        ).astype(np.int32)
+    else:
+        # The steady state: nothing to re-run. (numpy's unique on an empty array still
+        # costs an import look-up per call.)
+        replay_devices = np.empty(0, np.int32)
     # Usually nothing is re-run: no isin over the whole batch then.
     if replay_devices.shape[0]:
         in_order = ~np.isin(batch.device, replay_devices)
@@ -215,18 +221,17 @@ def _publish_slots(
     others = [*work.closed, *replayed_slots]
     if others:
         due |= np.isin(touched, np.array(others, np.int64))
-    for slot, row in zip(touched[due].tolist(), rows[due].tolist(), strict=True):
+    due_rows = rows[due]
+    drafts_of = table.open_drafts(due_rows)
+    for slot, open_draft in zip(touched[due].tolist(), drafts_of, strict=True):
         closed = work.closed.pop(slot, [])
-        open_draft = None if row < 0 else table.open_draft(row)
         if open_draft is not None and not closed and slot not in replayed_slots:
             # The common case: an open episode seen again. Same start, same identity.
             old = outcome.published.get(slot, ())
             if old and old[-1].end is None and old[-1].start == from_ms(open_draft.start):
-                episode = reopened_episode(old[-1], open_draft)
-                if episode != old[-1]:
-                    outcome.events.append(
-                        EpisodeEvent(EpisodeChange.UPDATED, episode, now, late=False)
-                    )
+                episode = reopened_if_changed(old[-1], open_draft)
+                if episode is not None:
+                    outcome.events.append(EpisodeEvent(EpisodeChange.UPDATED, episode, now, False))
                     outcome.published[slot] = (*old[:-1], episode)
                 continue
         drafts = closed if open_draft is None else [*closed, open_draft]

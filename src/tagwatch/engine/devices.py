@@ -113,9 +113,11 @@ class DeviceWork:
         self.latest_ms[device] = np.maximum(self.latest_ms[device], time_ms)
         self.last_record_ms[device] = np.maximum(self.last_record_ms[device], time_ms)
         valid = batch.valid
-        if valid.any():
+        if not valid.all():  # usually every row has a position: the same newest rows then
+            if not valid.any():
+                return
             device, time_ms = _newest_per_device(batch.device[valid], batch.time_ms[valid])
-            self.last_valid_ms[device] = np.maximum(self.last_valid_ms[device], time_ms)
+        self.last_valid_ms[device] = np.maximum(self.last_valid_ms[device], time_ms)
 
     def judge_no_gps(
         self,

@@ -161,19 +161,22 @@ class MachineTable:
     def open_draft(self, row: int) -> Draft | None:
         return self._draft(row, OPEN, OPEN_F, None) if self.ints[row, OPEN + D_ACTIVE] else None
 
+    def open_drafts(self, rows: npt.NDArray[np.intp]) -> list[Draft | None]:
+        """`open_draft` of many rows (-1: no row, None): two `tolist` calls for all of
+        them rather than a row's `tolist` and two scalar reads each."""
+        if len(self) == 0:
+            return [None] * rows.shape[0]
+        at = np.maximum(rows, 0)
+        # Only the open draft's columns: a third of the row.
+        ints = self.ints[at, OPEN : OPEN + DRAFT_INTS].tolist()
+        floats = self.floats[at, OPEN_F : OPEN_F + 2].tolist()
+        return [
+            draft_of(i, f, 0, 0, None) if row >= 0 and i[D_ACTIVE] else None
+            for row, i, f in zip(rows.tolist(), ints, floats, strict=True)
+        ]
+
     def _draft(self, row: int, base: int, fbase: int, end: int | None) -> Draft:
-        ints = self.ints[row].tolist()
-        count = ints[base + D_COUNT]
-        evidence = ints[base + D_EVIDENCE : base + D_EVIDENCE + count]
-        return Draft(
-            start=ints[base + D_START],
-            confirmed_at=ints[base + D_CONFIRMED],
-            end=end,
-            deepest_m=float(self.floats[row, fbase + F_DEEPEST]),
-            deepest_at=ints[base + D_DEEPEST_AT],
-            first_evidence=evidence,
-            log_miss=float(self.floats[row, fbase + F_LOG_MISS]),
-        )
+        return draft_of(self.ints[row].tolist(), self.floats[row].tolist(), base, fbase, end)
 
     # --- conversion to and from the reference machine -----------------------------------------
 
@@ -417,3 +420,16 @@ class MachineTable:
         warn[live] = at_peace & warning & (ints[r, IN_WARNING] == 0)
         ints[r[at_peace], IN_WARNING] = warning[at_peace]
         return warn
+
+
+def draft_of(ints: list[int], floats: list[float], base: int, fbase: int, end: int | None) -> Draft:
+    """The draft at column offsets (`base`, `fbase`) of one table row given as lists."""
+    return Draft(
+        start=ints[base + D_START],
+        confirmed_at=ints[base + D_CONFIRMED],
+        end=end,
+        deepest_m=floats[fbase + F_DEEPEST],
+        deepest_at=ints[base + D_DEEPEST_AT],
+        first_evidence=ints[base + D_EVIDENCE : base + D_EVIDENCE + ints[base + D_COUNT]],
+        log_miss=floats[fbase + F_LOG_MISS],
+    )

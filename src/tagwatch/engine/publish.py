@@ -41,18 +41,40 @@ def episode_from_draft(info: SlotInfo, draft: Draft) -> Episode:
 def reopened_episode(published: Episode, draft: Draft) -> Episode:
     """`episode_from_draft` for the open draft of the already published open episode
     `published` (same slot, same start): its identity is reused, not rebuilt."""
+    return reopened_if_changed(published, draft) or published
+
+
+def reopened_if_changed(published: Episode, draft: Draft) -> Episode | None:
+    """`reopened_episode`, or None where it would equal `published`.
+
+    Only the fields a draft changes are compared (as one tuple, as the dataclass's own
+    `==` compares all of them), before any Episode is built: most open episodes seen again
+    in a batch are reported as UPDATED, but building one to find out costs as much as the
+    comparison saves when nothing changed.
+    """
+    confirmed_at = from_ms(draft.confirmed_at)
+    deepest = round(max(draft.deepest_m, 0.0), 2)
+    confidence = round(draft.confidence, 6)
+    evidence = tuple(map(from_ms, draft.evidence()))
+    if (confirmed_at, deepest, confidence, evidence) == (
+        published.confirmed_at,
+        published.deepest_penetration_m,
+        published.confidence,
+        published.evidence,
+    ) and published.end is None:
+        return None
     return Episode(
-        id=published.id,
-        device_id=published.device_id,
-        subject_id=published.subject_id,
-        rule=published.rule,
-        requirement_id=published.requirement_id,
-        start=published.start,
-        end=None,
-        confirmed_at=from_ms(draft.confirmed_at),
-        deepest_penetration_m=round(max(draft.deepest_m, 0.0), 2),
-        confidence=round(draft.confidence, 6),
-        evidence=tuple(from_ms(t) for t in draft.evidence()),
+        published.id,
+        published.device_id,
+        published.subject_id,
+        published.rule,
+        published.requirement_id,
+        published.start,
+        None,
+        confirmed_at,
+        deepest,
+        confidence,
+        evidence,
     )
 
 
