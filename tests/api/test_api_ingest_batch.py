@@ -98,3 +98,27 @@ def test_an_oversized_request_is_413(api: TestClient, device: str) -> None:
     headers = {**_basic(device, SECRET), "content-type": "application/json"}
     body = b'{"fixes": [' + b" " * (17 * 1024 * 1024) + b"]}"
     assert api.post("/api/v1/ingest/batch", content=body, headers=headers).status_code == 413
+
+
+def test_a_malformed_batch_says_what_and_where(api: TestClient, device: str) -> None:
+    """The body is validated from its JSON bytes; the 422 is FastAPI's usual one."""
+    bad = {"fixes": [{"fix_time": "2026-11-05T17:00:00Z", "lat": 91, "lon": 0, "accuracy_m": 5}]}
+    answer = api.post("/api/v1/ingest/batch", json=bad, headers=_basic(device, SECRET))
+    assert answer.status_code == 422
+    [problem] = answer.json()["detail"]
+    assert problem["loc"] == ["body", "fixes", 0, "lat"]
+    assert "90" in problem["msg"]
+    headers = {**_basic(device, SECRET), "content-type": "application/json"}
+    broken = api.post("/api/v1/ingest/batch", content=b'{"fixes": [', headers=headers)
+    assert broken.status_code == 422
+    assert broken.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_the_batch_body_is_documented(api: TestClient) -> None:
+    spec = api.get("/api/v1/openapi.json").json()
+    body = spec["paths"]["/api/v1/ingest/batch"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    fix = schema["properties"]["fixes"]["items"]
+    assert set(fix["required"]) == {"fix_time", "lat", "lon", "accuracy_m"}
+    assert "$ref" not in str(schema)  # self-contained: no pointers into missing $defs
+    assert "BatchAccepted" in str(spec["paths"]["/api/v1/ingest/batch"]["post"]["responses"])

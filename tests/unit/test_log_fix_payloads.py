@@ -184,3 +184,77 @@ def test_any_valid_fix_survives_the_log(
         source=source,
     )
     assert record.key == fix_key(fix)
+
+
+def _same(a: Fix, b: Fix) -> bool:
+    """Equal, and equal in what `==` does not look at: time zones and number types."""
+    return (
+        a == b
+        and all(
+            getattr(a, name) is None or (getattr(a, name).tzinfo is getattr(b, name).tzinfo)
+            for name in ("fix_time", "received_at", "device_time")
+        )
+        and all(
+            type(getattr(a, name)) is type(getattr(b, name))
+            for name in ("lat", "lon", "accuracy_m", "speed_mps", "altitude_m", "satellites")
+        )
+    )
+
+
+@given(
+    fix_time=instants,
+    lat=st.floats(-90, 90) | st.integers(-90, 90),
+    lon=st.floats(-180, 180),
+    accuracy=st.floats(0, 1e6) | st.just(math.inf),
+    received=instants,
+    sent=st.none() | instants,
+    speed=st.none() | st.floats(width=64),
+    altitude=st.none() | st.floats(width=64) | st.integers(-100, 9000),
+    satellites=st.none() | st.integers(0, 64),
+    source=st.sampled_from(list(FixSource)),
+)
+def test_a_record_hands_over_its_fix_only_as_the_payload_reads_back(
+    fix_time: datetime,
+    lat: float,
+    lon: float,
+    accuracy: float,
+    received: datetime,
+    sent: datetime | None,
+    speed: float | None,
+    altitude: float | None,
+    satellites: int | None,
+    source: FixSource,
+) -> None:
+    """The monitor takes `decoded` instead of decoding a record it was handed in process; it
+    must be exactly what a restarted monitor would read from the stored payload."""
+    fix = Fix(
+        "tag-9",
+        fix_time,
+        lat,
+        lon,
+        accuracy,
+        received_at=received,
+        device_time=sent,
+        speed_mps=speed,
+        altitude_m=altitude,
+        satellites=satellites,
+        source=source,
+    )
+    [record] = stamped_fix_records([fix], T)
+    if record.decoded is None:
+        return  # decoded from its payload, as before (an infinite accuracy is even refused)
+    assert record.decoded is fix
+    back = decode_record(stored(record.payload, "tag-9"))
+    assert isinstance(back, Fix)
+    assert _same(back, fix)
+
+
+def test_api_fixes_in_utc_are_handed_over_and_others_are_not() -> None:
+    """What the batch route makes (UTC instants, received_at set, floats) skips decoding;
+    a fix in another time zone or without its own received_at is decoded as before."""
+    utc = Fix("tag-1", T, 51.0, -1.0, 5.0, received_at=T, speed_mps=1.0)
+    [record] = stamped_fix_records([utc], T)
+    assert record.decoded is utc
+    local = Fix("tag-1", T.astimezone(timezone(timedelta(hours=1))), 51.0, -1.0, 5.0, received_at=T)
+    unstamped = Fix("tag-1", T, 51.0, -1.0, 5.0)
+    assert [r.decoded for r in stamped_fix_records([local, unstamped], T)] == [None, None]

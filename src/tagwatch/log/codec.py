@@ -101,9 +101,33 @@ def stamped_fix_records(fixes: Iterable[Fix], received_at: datetime) -> list[New
                 fix.device_id,
                 {"fix": _fix_fields(fix, us, received)},
                 received_at,
+                fix if fix.received_at is not None and decodes_to_itself(fix) else None,
             )
         )
     return records
+
+
+def decodes_to_itself(fix: Fix) -> bool:
+    """True if `decode_fix_fields` of this fix's payload gives back the fix unchanged: its
+    instants in UTC (the payload keeps microseconds since 1970 and reads them back in UTC),
+    its numbers finite (the payload writes others as null) and of their own types. Costs
+    about a tenth of decoding; False means only "decode it", never a wrong answer."""
+    fix_time, device_time, received_at = fix.fix_time, fix.device_time, fix.received_at
+    if fix_time.tzinfo is not UTC or (received_at is not None and received_at.tzinfo is not UTC):
+        return False
+    if device_time is not None and device_time is not fix_time and device_time.tzinfo is not UTC:
+        return False
+    if type(fix.valid) is not bool or type(fix.source) is not FixSource:
+        return False
+    if fix.satellites is not None and type(fix.satellites) is not int:
+        return False
+    for number in (fix.lat, fix.lon, fix.accuracy_m):
+        if type(number) is not float or not math.isfinite(number):
+            return False
+    for optional in (fix.speed_mps, fix.heading_deg, fix.altitude_m, fix.hdop):
+        if optional is not None and (type(optional) is not float or not math.isfinite(optional)):
+            return False
+    return True
 
 
 POSITION_FIELDS = (  # a gateway's fix values for `fix_records_of`, in this order

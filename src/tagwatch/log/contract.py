@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
+
+if TYPE_CHECKING:
+    from tagwatch.domain.positions import DeviceEvent, Fix
 
 RecordKind: TypeAlias = Literal["fix", "event"]
 FIX: RecordKind = "fix"
@@ -49,6 +52,10 @@ class NewRecord:
     device_id: str
     payload: JsonObject
     received_at: datetime
+    # The Fix or DeviceEvent that `decode_record` would make of `payload`, equal field for
+    # field, when the encoder had it at hand; in-process only (never stored or sent), so a
+    # monitor handed the record skips decoding it (tagwatch.log.handoff).
+    decoded: Fix | DeviceEvent | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -69,6 +76,7 @@ class InboxRecord:
     device_id: str
     payload: JsonObject
     received_at: datetime
+    decoded: Fix | DeviceEvent | None = field(default=None, compare=False, repr=False)
 
 
 def partition_of(device_id: str, partitions: int) -> int:

@@ -417,7 +417,9 @@ def _handed(jobs_seqs: Iterator[list[tuple[int, NewRecord]]]) -> Iterator[InboxR
             # The payload object itself: the codec builds JSON-shaped payloads (lists, finite
             # floats; `dumps` refuses anything else), so it equals what `loads` reads back.
             payload = record.payload
-            yield InboxRecord(seq, record.key, record.kind, record.device_id, payload, received_at)
+            yield InboxRecord(
+                seq, record.key, record.kind, record.device_id, payload, received_at, record.decoded
+            )
 
 
 def _kind(text: str) -> RecordKind:

@@ -344,17 +344,26 @@ class DeviceSecrets:
                 f"too many reports: try again in {int(wait) + 1} s", retry_after_s=wait
             )
 
+    def recently_checked(self, device_id: str, secret: str) -> bool:
+        """True if this secret passed `check` within the cache's lifetime (and, if it is
+        a rotated-out secret, its grace period has not ended): no store read, no Argon2.
+        False says only that a full `check` is needed."""
+        if not secret:
+            return False
+        with self._lock:
+            cached = self._cache.get(self._key(device_id, secret))
+        if cached is None or self._monotonic() >= cached[0]:
+            return False
+        until = cached[1]
+        return until is None or (self._clock is not None and self._clock.now() < until)
+
     def check(self, device_id: str, secret: str) -> bool:
         if not secret:
             return False
+        if self.recently_checked(device_id, secret):
+            return True
         key = self._key(device_id, secret)
         now = self._monotonic()
-        with self._lock:
-            cached = self._cache.get(key)
-        if cached is not None and now < cached[0]:
-            until = cached[1]
-            if until is None or (self._clock is not None and self._clock.now() < until):
-                return True
         until = None
         if not self._devices.verify_device_secret(device_id, secret):
             if self._keys is None or self._clock is None:

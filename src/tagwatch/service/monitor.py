@@ -439,7 +439,8 @@ def _decode(records: list[InboxRecord]) -> tuple[list[Fix], list[DeviceEvent], i
     refused = 0
     for record in records:
         try:
-            decoded = decode_record(record)
+            # A record this process appended comes with what it was made from (the handoff).
+            decoded = record.decoded if record.decoded is not None else decode_record(record)
         except PayloadError as error:
             refused += 1
             logger.error("log record %d (%s) refused: %s", record.seq, record.key, error)

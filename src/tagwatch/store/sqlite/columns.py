@@ -12,7 +12,7 @@ from tagwatch.store.errors import ConflictError, MissingReferenceError, StoreErr
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
-_MS = timedelta(milliseconds=1)
+MS = timedelta(milliseconds=1)
 
 
 def to_us(moment: datetime) -> int:
@@ -24,7 +24,7 @@ def to_us(moment: datetime) -> int:
 
 def to_ms(moment: datetime) -> int:
     try:
-        return (moment - EPOCH) // _MS
+        return (moment - EPOCH) // MS
     except TypeError:  # naive minus aware
         raise ValueError(f"instants must be time-zone aware, not {moment!r}") from None
 

@@ -34,8 +34,8 @@ import numpy as np
 import numpy.typing as npt
 
 from tagwatch.domain.positions import Fix, FixSource
-from tagwatch.store.sqlite.columns import from_ms, opt_from_ms, to_ms, to_us
-from tagwatch.store.sqlite.grid import COLS, LAT_STEP, LON_STEP, ROWS
+from tagwatch.store.sqlite.columns import EPOCH, MS, from_ms, opt_from_ms, to_ms, to_us
+from tagwatch.store.sqlite.grid import COLS, LAT_STEP, LON_STEP, ROWS, cell_of
 
 SLOT_MS = 300_000
 SLOTS_PER_QUERY = 500  # and cells or devices per IN list: well under SQLite's 32,766
@@ -95,28 +95,60 @@ def chunks(values: Sequence[Any], size: int = SLOTS_PER_QUERY) -> Iterator[Seque
         yield values[i : i + size]
 
 
-def _real(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+FixRow = tuple[Any, ...]  # device_key, slot, the COLUMNS values, cell
 
 
-def fix_values(fix: Fix) -> tuple[Any, ...]:
-    """The COLUMNS values of a fix (the hot path of add_fixes: kept lean)."""
-    received, sent = fix.received_at, fix.device_time
-    return (
-        to_ms(fix.fix_time),
-        _real(fix.lat),
-        _real(fix.lon),
-        _real(fix.accuracy_m),
-        1 if fix.valid else 0,
-        None if received is None else to_ms(received),
-        None if sent is None else to_ms(sent),
-        fix.speed_mps,
-        fix.heading_deg,
-        fix.altitude_m,
-        fix.satellites,
-        fix.hdop,
-        str.__str__(fix.source),  # the value, without the slow enum descriptor
-    )
+def fix_rows(
+    batch: Sequence[Fix], keys: dict[str, int]
+) -> tuple[dict[int, list[FixRow]], list[list[Any]]]:
+    """`add_fixes`' rows by month (year * 100 + month), and per device [key, newest fix
+    time, newest valid fix time] in ms: the monitor's commit of every fix, so one pass
+    with the conversions inline. Non-finite numbers are written as NULL."""
+    months: dict[int, list[FixRow]] = {}
+    newest: dict[int, list[Any]] = {}
+    rows: list[FixRow] = []
+    low, high = 0, -1
+    epoch, ms_unit, isfinite = EPOCH, MS, math.isfinite
+    try:
+        for fix in batch:
+            fix_time = fix.fix_time
+            ms = (fix_time - epoch) // ms_unit
+            if not low <= ms < high:
+                month, low, high = month_bounds(ms)
+                rows = months.setdefault(month, [])
+            received, sent, valid = fix.received_at, fix.device_time, fix.valid
+            lat, lon, accuracy = fix.lat, fix.lon, fix.accuracy_m
+            key = keys[fix.device_id]
+            rows.append(
+                (
+                    key,
+                    ms // SLOT_MS,
+                    ms,
+                    lat if isfinite(lat) else None,
+                    lon if isfinite(lon) else None,
+                    accuracy if isfinite(accuracy) else None,
+                    1 if valid else 0,
+                    None if received is None else (received - epoch) // ms_unit,
+                    None if sent is None else ms if sent is fix_time else (sent - epoch) // ms_unit,
+                    fix.speed_mps,
+                    fix.heading_deg,
+                    fix.altitude_m,
+                    fix.satellites,
+                    fix.hdop,
+                    str.__str__(fix.source),  # the value, without the slow enum descriptor
+                    cell_of(lat, lon) if valid else None,
+                )
+            )
+            best = newest.get(key)
+            if best is None:
+                newest[key] = [key, ms, ms if valid else None]
+                continue
+            best[1] = max(best[1], ms)
+            if valid and (best[2] is None or ms > best[2]):
+                best[2] = ms
+    except TypeError as error:  # a naive instant minus an aware one, a position not a number
+        raise ValueError(f"a fix the store cannot write: {error}") from None
+    return months, list(newest.values())
 
 
 def fix_from_row(device_id: str, r: Sequence[Any]) -> Fix:

@@ -25,13 +25,13 @@ from tagwatch.store.sqlite.fix_layout import (
     ceil_ms,
     chunks,
     fix_from_row,
-    fix_values,
+    fix_rows,
     month_bounds,
     partition_ddl,
     slot_chunks,
     table_name,
 )
-from tagwatch.store.sqlite.grid import cell_of, covering_cells, haversine_m
+from tagwatch.store.sqlite.grid import covering_cells, haversine_m
 
 Partition = tuple[str, int, int, int]  # table, first ms, end ms (exclusive), row count
 
@@ -48,20 +48,7 @@ class SqliteFixes:
             return 0
         with self._db.transaction() as conn:
             keys = self._device_keys(conn, [fix.device_id for fix in batch], create=True)
-            months: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-            newest: dict[int, list[Any]] = {}  # device key -> [key, newest ms, newest valid ms]
-            month, low, high = 0, 0, -1
-            for fix in batch:
-                values = fix_values(fix)
-                ms, key = values[0], keys[fix.device_id]
-                if not low <= ms < high:
-                    month, low, high = month_bounds(ms)
-                cell = cell_of(fix.lat, fix.lon) if fix.valid else None
-                months[month].append((key, ms // SLOT_MS, *values, cell))
-                best = newest.setdefault(key, [key, ms, None])
-                best[1] = max(best[1], ms)
-                if fix.valid and (best[2] is None or ms > best[2]):
-                    best[2] = ms
+            months, newest = fix_rows(batch, keys)
             inserted = 0
             for month, rows in months.items():
                 table = self._partition(conn, month, rows[0][2])
@@ -82,7 +69,7 @@ class SqliteFixes:
                 " fix_time_ms = max(fix_time_ms, excluded.fix_time_ms),"
                 " valid_fix_time_ms = coalesce(max(valid_fix_time_ms,"
                 " excluded.valid_fix_time_ms), valid_fix_time_ms, excluded.valid_fix_time_ms)",
-                list(newest.values()),
+                newest,
             )
         return inserted
 
