@@ -3,7 +3,10 @@
 The embedded default runs ingest and the monitor in one process: without this, every
 record is encoded to JSON, written, then read back and parsed by the monitor moments
 later (about a third of the server's work per fix, BENCHMARKS.md). With it, the inbox
-remembers each committed record by its seq and `pending` takes it from memory; the inbox
+remembers each committed record by its seq and `pending` takes it from memory, with the
+Fix it was made from where the encoder could vouch that its payload reads back to exactly
+that Fix (`NewRecord.decoded`, tagwatch.log.codec.decodes_to_itself), so the monitor skips
+decoding it too; the inbox
 table stays the source of truth for *which* records are pending and in what order (it is
 still read, seqs only), so durability, order and replay after a crash are unchanged.
 

@@ -3,7 +3,8 @@
 One step (`run_once`):
 
 1. **read** up to `batch_size` pending log records, in order, and decode them (a record
-   that does not decode is refused by name and marked done, so it cannot stall the log);
+   that does not decode is refused by name and marked done, so it cannot stall the log;
+   one appended in this process comes with the Fix it was made from, `decoded`);
 2. **evaluate** them with the engine at `now` (also with no records: silence, ended
    schedules and appointments are judged by the clock);
 3. **commit**, in ONE store transaction: the fixes and device events (idempotent), the
