@@ -127,3 +127,13 @@ def backend(name: str, folder: Path) -> Iterator[Backend]:
         finally:
             running.stop_monitors()
             drop_namespace(nats_url, namespace)
+
+
+class Ticks:
+    """A monotonic clock the test moves (`ticks.now += 60`), for rate limits and caches."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

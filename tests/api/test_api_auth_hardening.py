@@ -14,6 +14,7 @@ import pytest
 from apikit import PASSWORD, T0, TEST_KEY, Stack, make_stack
 from fastapi.testclient import TestClient
 
+from servicekit import Ticks
 from tagwatch.api import ApiContext, ApiSettings, create_app
 from tagwatch.api.osmand import create_osmand_app
 from tagwatch.domain.people import Device
@@ -133,14 +134,6 @@ def test_the_lock_grows_with_each_further_failure_and_success_clears_it(
 
 
 # -- rate limits -------------------------------------------------------------------------
-
-
-class Ticks:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

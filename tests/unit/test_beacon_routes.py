@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from servicekit import Ticks
 from tagwatch.domain.people import Assignment, Device, Subject
 from tagwatch.domain.schedules import Schedule
 from tagwatch.domain.zones import Circle, Curfew
@@ -18,14 +19,6 @@ from tagwatch.store import SecretHasher, SqliteStore
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 HOME = Circle(-0.336, 51.752, 60.0)
-
-
-class Ticks:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -8,19 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from servicekit import Ticks
 from tagwatch.domain.people import Device
 from tagwatch.service.auth import DeviceSecrets
 from tagwatch.store import SecretHasher, SqliteStore
 
 NOW = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
-
-
-class Ticks:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
