@@ -242,15 +242,23 @@ def test_fast_path_agrees_with_brute_force_reference(
             assert abs(fast[k]) <= abs(expected) + tolerance  # a bound, never an overstatement
 
 
+def _placed(pairs: list[tuple[int, float, float, float]]) -> tuple[np.ndarray, ...]:
+    """(shape, x, y, reach) columns of drawn pairs, the offsets placed around (OX, OY)."""
+    columns = list(zip(*pairs, strict=True))
+    return (
+        np.array(columns[0]),
+        OX + np.array(columns[1]),
+        OY + np.array(columns[2]),
+        np.array(columns[3]),
+    )
+
+
 @settings(max_examples=100, deadline=None)
 @given(pairs=st.lists(pair, min_size=1, max_size=40))
 def test_distances_marked_exact_are_the_exact_ones_to_the_bit(
     pairs: list[tuple[int, float, float, float]],
 ) -> None:
-    shape = np.array([p[0] for p in pairs])
-    x = OX + np.array([p[1] for p in pairs])
-    y = OY + np.array([p[2] for p in pairs])
-    reach = np.array([p[3] for p in pairs])
+    shape, x, y, reach = _placed(pairs)
     fast, marked = COMPILED.signed_distance_marked(shape, x, y, reach)
 
     assert np.array_equal(fast, COMPILED.signed_distance(shape, x, y, reach))
@@ -263,11 +271,9 @@ def test_distances_marked_exact_are_the_exact_ones_to_the_bit(
 def test_exact_distance_from_a_bound_is_the_exact_one_to_the_bit(
     pairs: list[tuple[int, float, float, float]],
 ) -> None:
-    shape = np.array([p[0] for p in pairs])
-    x = OX + np.array([p[1] for p in pairs])
-    y = OY + np.array([p[2] for p in pairs])
+    shape, x, y, reach = _placed(pairs)
     # At least a metre of reach, as the engine always has (accuracy + buffer + 1 m).
-    reach = np.maximum(np.array([p[3] for p in pairs]), 1.0)
+    reach = np.maximum(reach, 1.0)
     fast, marked = COMPILED.signed_distance_marked(shape, x, y, reach)
     bounds = np.flatnonzero(~marked & np.isfinite(fast) & (np.abs(fast) >= reach))
 
