@@ -10,9 +10,10 @@ Semantics every implementation keeps (an embedded SQLite inbox today, NATS JetSt
 
 - `append` is durable before it returns, and idempotent by `key` (a device retrying after
   a lost acknowledgement sends the same record again): a key already in the log is
-  ignored and not counted. Keys are remembered at least while their record is pending and
-  for a dedupe window after it is done; a duplicate arriving later is appended again,
-  which is harmless because every downstream write is idempotent.
+  ignored and not counted. Keys are remembered for at least a dedupe window of received
+  time (10 minutes by default: the NATS stream's duplicate window, the SQLite inbox's
+  in-memory keys); a duplicate arriving later is appended again, which is harmless
+  because every downstream write is idempotent.
 - `pending(limit)` returns records not yet done, oldest first (`seq` increases in the
   order appends committed), so one device's records are consumed in arrival order.
 - `mark_done(seqs)` is idempotent; marking an unknown or already-done seq does nothing.

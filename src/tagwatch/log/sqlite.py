@@ -22,9 +22,15 @@ crash between the two replays records whose writes are idempotent.
   append of the group raises and none is acknowledged.
 - Seqs come from `AUTOINCREMENT`: they increase in commit order and are never reused after
   `prune`, because SQLite serialises writers and a seq is taken inside the write.
-- Keys are UNIQUE; `INSERT ... ON CONFLICT DO NOTHING` drops duplicates.
+- Dedupe by key happens in memory (`RecentKeys`, tagwatch.log.recent_keys says why not a
+  UNIQUE index): the appending process remembers every key it committed within the dedupe
+  window (10 minutes of received time by default, as the NATS log's duplicate window),
+  loaded from the table on its first append, so a retry after a lost acknowledgement or a
+  restart is dropped. A duplicate that reaches the table anyway (older than the window,
+  or sent to a second process appending to the same file) is harmless: every write
+  downstream is idempotent. Tables made with the old UNIQUE key are rebuilt on open.
 - Done records stay until `prune` removes them (the monitor prunes after its dedupe
-  window), so a device's retry shortly after is still recognised by its key.
+  window); `prune` also forgets their keys.
 
 Handoff (`keep_appended`, switched on by bootstrap when the monitor runs in this process):
 each committed record is also kept in memory by its seq, and `pending` reads only the
@@ -61,6 +67,7 @@ from tagwatch.log.contract import (
     RecordKind,
 )
 from tagwatch.log.handoff import KEPT_RECORDS, Handoff
+from tagwatch.log.recent_keys import RecentKeys
 from tagwatch.store.errors import StoreError
 from tagwatch.store.sqlite.database import make_durable
 
@@ -68,7 +75,7 @@ SCHEMA = (
     """
     CREATE TABLE IF NOT EXISTS inbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        key TEXT NOT NULL UNIQUE,
+        key TEXT NOT NULL,
         kind TEXT NOT NULL CHECK (kind IN ('fix', 'event')),
         device_id TEXT NOT NULL,
         payload TEXT NOT NULL,
@@ -79,7 +86,9 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (seq) WHERE done = 0",
     "CREATE INDEX IF NOT EXISTS inbox_done ON inbox (received_at_us) WHERE done = 1",
 )
+_INDEXES = SCHEMA[1:]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DEDUPE_WINDOW = timedelta(minutes=10)  # the monitor's default (MonitorSettings.dedupe_window_s)
 
 
 class SharedStore(Protocol):
@@ -112,6 +121,7 @@ class SqliteInbox:
         *,
         store: SharedStore | None = None,
         busy_timeout_s: float = 30.0,
+        dedupe_window: timedelta = DEDUPE_WINDOW,
     ) -> None:
         self.path = Path(path)
         if store is not None and store.path.resolve() != self.path.resolve():
@@ -125,10 +135,20 @@ class SqliteInbox:
         self._queue_lock = threading.Lock()
         self._queue: list[_Append] = []  # appends waiting for the next group commit
         self.handoff: Handoff | None = None  # see `keep_appended`
+        self._dedupe_window_us = _duration_us(dedupe_window)
+        self._recent: RecentKeys | None = None  # loaded by the first append (write lock held)
 
     @classmethod
-    def in_store_file(cls, store: SharedStore, *, busy_timeout_s: float = 30.0) -> SqliteInbox:
-        return cls(store.path, store=store, busy_timeout_s=busy_timeout_s)
+    def in_store_file(
+        cls,
+        store: SharedStore,
+        *,
+        busy_timeout_s: float = 30.0,
+        dedupe_window: timedelta = DEDUPE_WINDOW,
+    ) -> SqliteInbox:
+        return cls(
+            store.path, store=store, busy_timeout_s=busy_timeout_s, dedupe_window=dedupe_window
+        )
 
     @property
     def joins_store_transaction(self) -> bool:
@@ -153,6 +173,7 @@ class SqliteInbox:
             try:
                 for statement in SCHEMA:
                     writer.execute(statement)
+                _drop_unique_key(writer)
             except BaseException:
                 writer.execute("ROLLBACK")
                 raise
@@ -208,29 +229,53 @@ class SqliteInbox:
     def _commit(self, jobs: list[_Append]) -> None:
         """One transaction, one fsync, for every append queued (group commit)."""
         handoff = self.handoff
+        remembered: list[str] = []  # keys this group adds to `recent`, forgotten if it fails
         try:
             with self._transaction() as writer:
+                recent = self._recent_keys(writer)
                 for job in jobs:
-                    before = writer.total_changes
-                    last_seq = _last_seq(writer) if handoff is not None else 0
+                    fresh = _fresh(job, recent, remembered)
+                    if not fresh:
+                        continue
                     writer.executemany(
                         "INSERT INTO inbox (key, kind, device_id, payload, received_at_us)"
-                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                        job.rows,
+                        " VALUES (?, ?, ?, ?, ?)",
+                        [row for row, _ in fresh],
                     )
-                    job.added = writer.total_changes - before
-                    if handoff is not None and job.added:
-                        job.seqs = _new_seqs(writer, job, last_seq)
+                    job.added = len(fresh)
+                    if handoff is not None:
+                        # AUTOINCREMENT in one writer's transaction: consecutive seqs.
+                        last = int(writer.execute("SELECT last_insert_rowid()").fetchone()[0])
+                        first = last - len(fresh) + 1
+                        job.seqs = [(first + i, record) for i, (_, record) in enumerate(fresh)]
             if handoff is not None:  # committed: only now are these seqs final
                 handoff.keep(_handed(job.seqs for job in jobs))
         except BaseException as error:  # every queued append fails: none is acknowledged
+            if self._recent is not None:
+                self._recent.forget_all(remembered)
             for job in jobs:
                 job.error = error
+                job.added = 0
             if not isinstance(error, Exception):
                 raise  # KeyboardInterrupt and the like stop the leader too
         finally:
             for job in jobs:
                 job.done = True
+
+    def _recent_keys(self, writer: sqlite3.Connection) -> RecentKeys:
+        """The keys within the dedupe window, read from the table on first use."""
+        if self._recent is None:
+            recent = RecentKeys(self._dedupe_window_us)
+            newest = writer.execute("SELECT max(received_at_us) FROM inbox").fetchone()[0]
+            if newest is not None:
+                rows = writer.execute(
+                    "SELECT key, received_at_us FROM inbox WHERE received_at_us >= ? ORDER BY seq",
+                    (newest - self._dedupe_window_us,),
+                )
+                for key, received_us in rows:
+                    recent.add(key, received_us)
+            self._recent = recent
+        return self._recent
 
     def pending(self, limit: int) -> list[InboxRecord]:
         if limit < 1:
@@ -305,11 +350,17 @@ class SqliteInbox:
     def prune(self, before: datetime) -> int:
         if self._joined_writer() is not None:
             raise LogError("prune inside store.transaction() would wait for that transaction")
-        with self._write_lock, self._transaction() as writer:
-            cursor = writer.execute(
-                "DELETE FROM inbox WHERE done = 1 AND received_at_us < ?", (_to_us(before),)
-            )
-            return cursor.rowcount
+        with self._write_lock:
+            with self._transaction() as writer:
+                pruned = writer.execute(
+                    "DELETE FROM inbox WHERE done = 1 AND received_at_us < ?"
+                    " RETURNING key, received_at_us",
+                    (_to_us(before),),
+                ).fetchall()
+            if self._recent is not None:  # committed: their keys no longer dedupe
+                for key, received_us in pruned:
+                    self._recent.forget(key, received_us)
+            return len(pruned)
 
     def device_scope(self) -> DeviceScope:
         return ALL_DEVICES  # one inbox, one monitor: every device
@@ -382,28 +433,51 @@ def _rows(records: Sequence[NewRecord]) -> list[tuple[str, str, str, str, int]]:
     return rows
 
 
-def _last_seq(writer: sqlite3.Connection) -> int:
-    return int(writer.execute("SELECT coalesce(max(seq), 0) FROM inbox").fetchone()[0])
+def _fresh(
+    job: _Append, recent: RecentKeys, remembered: list[str]
+) -> list[tuple[tuple[str, str, str, str, int], NewRecord]]:
+    """The job's rows (with their records) whose keys are new, each key remembered at once
+    so a repeat later in the same group is dropped too."""
+    fresh = []
+    for row, record in zip(job.rows, job.records, strict=True):
+        key = row[0]
+        if key not in recent:
+            recent.add(key, row[4])
+            remembered.append(key)
+            fresh.append((row, record))
+    return fresh
 
 
-def _new_seqs(
-    writer: sqlite3.Connection, job: _Append, last_seq: int
-) -> list[tuple[int, NewRecord]]:
-    """The seqs the job's new rows took (inside its transaction, after its insert).
+def _drop_unique_key(writer: sqlite3.Connection) -> None:
+    """Rebuild an inbox made with `key ... UNIQUE` (before dedupe moved to memory).
 
-    Usually every record was new and took the next seqs in order, which the count and
-    the last rowid prove without reading anything back; otherwise (duplicate keys, or a
-    prune that removed the newest rows so seqs skip) the new rows are matched by key.
+    SQLite cannot drop a constraint's index, so the rows move to a table without it. The
+    AUTOINCREMENT high-water mark is carried over: seqs must never be reused.
     """
-    last = int(writer.execute("SELECT last_insert_rowid()").fetchone()[0])
-    records = job.records
-    if job.added == len(records) and last - last_seq == job.added:
-        return list(zip(range(last_seq + 1, last + 1), records, strict=True))
-    first_of_key: dict[str, NewRecord] = {}
-    for record in records:
-        first_of_key.setdefault(record.key, record)  # a repeated key was not inserted again
-    rows = writer.execute("SELECT seq, key FROM inbox WHERE seq > ? ORDER BY seq", (last_seq,))
-    return [(seq, first_of_key[key]) for seq, key in rows if key in first_of_key]
+    unique = writer.execute(
+        "SELECT 1 FROM pragma_index_list('inbox') WHERE origin = 'u'"
+    ).fetchone()
+    if unique is None:
+        return
+    high = writer.execute("SELECT seq FROM sqlite_sequence WHERE name = 'inbox'").fetchone()
+    writer.execute(SCHEMA[0].replace("inbox (", "inbox_rebuilt (", 1))
+    writer.execute(
+        "INSERT INTO inbox_rebuilt (seq, key, kind, device_id, payload, received_at_us, done)"
+        " SELECT seq, key, kind, device_id, payload, received_at_us, done FROM inbox ORDER BY seq"
+    )
+    writer.execute("DROP TABLE inbox")
+    writer.execute("ALTER TABLE inbox_rebuilt RENAME TO inbox")
+    if high is not None:
+        writer.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'inbox'", (high[0],)
+        )
+        writer.execute(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT 'inbox', ?"
+            " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'inbox')",
+            (high[0],),
+        )
+    for statement in _INDEXES:
+        writer.execute(statement)
 
 
 def _handed(jobs_seqs: Iterator[list[tuple[int, NewRecord]]]) -> Iterator[InboxRecord]:
@@ -441,8 +515,11 @@ def _ranges(seqs: Sequence[int]) -> Iterator[tuple[int, int]]:
 def _to_us(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("instants must be time-zone aware")
-    delta = moment - _EPOCH
-    return delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds
+    return _duration_us(moment - _EPOCH)
+
+
+def _duration_us(span: timedelta) -> int:
+    return span.days * 86_400_000_000 + span.seconds * 1_000_000 + span.microseconds
 
 
 def _from_us(us: int) -> datetime:

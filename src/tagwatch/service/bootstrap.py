@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from tagwatch.log.contract import Log
@@ -142,9 +143,10 @@ def _open_log(config: Config, store: Store) -> Log:
         scheme = url.split(":", 1)[0]
         raise ValueError(f"no log for {scheme!r} URLs (expected sqlite:///path or nats://...)")
     path = Path(url.removeprefix(SQLITE))
+    window = timedelta(seconds=config.monitor.dedupe_window_s)  # what the monitor keeps
     if isinstance(store, SqliteStore) and store.path.resolve() == path.resolve():
-        log = SqliteInbox.in_store_file(store)  # marks commit with the monitor's batch
+        log = SqliteInbox.in_store_file(store, dedupe_window=window)  # marks commit with its batch
     else:
-        log = SqliteInbox(path)
+        log = SqliteInbox(path, dedupe_window=window)
     log.open()
     return log
