@@ -49,3 +49,9 @@ def test_the_gateway_bench_prints_its_summary_last() -> None:
     assert summary["fixes_per_s"] == summary["packets"] * 3 / summary["duration_s"]
     for key in ("ack_p99_ms", "ack_p50_ms", "log_append_grouped_per_s", "offered_fixes_per_s"):
         assert summary[key] > 0, key
+    assert summary["offered_fixes_per_s"] == 5 * 3 / 0.2
+    capacity = summary["capacity"]  # the second phase offers 1.2 times as much
+    assert capacity["offered_fixes_per_s"] == pytest.approx(5 * 3 * 1.2 / 0.2)
+    assert capacity["failures"] == 0
+    assert capacity["fixes_per_s"] == capacity["packets"] * 3 / summary["duration_s"]
+    assert capacity["packets"] > summary["packets"] * 0.8
