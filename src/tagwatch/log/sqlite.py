@@ -70,6 +70,7 @@ from tagwatch.log.handoff import KEPT_RECORDS, Handoff
 from tagwatch.log.recent_keys import RecentKeys
 from tagwatch.store.errors import StoreError
 from tagwatch.store.sqlite.database import make_durable
+from tagwatch.store.sqlite.many_rows import insert_rows
 
 SCHEMA = (
     """
@@ -237,9 +238,9 @@ class SqliteInbox:
                     fresh = _fresh(job, recent, remembered)
                     if not fresh:
                         continue
-                    writer.executemany(
-                        "INSERT INTO inbox (key, kind, device_id, payload, received_at_us)"
-                        " VALUES (?, ?, ?, ?, ?)",
+                    insert_rows(
+                        writer,
+                        "INSERT INTO inbox (key, kind, device_id, payload, received_at_us)",
                         [row for row, _ in fresh],
                     )
                     job.added = len(fresh)

@@ -32,6 +32,7 @@ from tagwatch.store.sqlite.fix_layout import (
     table_name,
 )
 from tagwatch.store.sqlite.grid import covering_cells, haversine_m
+from tagwatch.store.sqlite.many_rows import insert_rows
 
 Partition = tuple[str, int, int, int]  # table, first ms, end ms (exclusive), row count
 
@@ -52,24 +53,25 @@ class SqliteFixes:
             inserted = 0
             for month, rows in months.items():
                 table = self._partition(conn, month, rows[0][2])
-                count = conn.executemany(
-                    f"INSERT INTO {table} (device_key, slot, {COLUMNS}, cell)"  # noqa: S608
-                    f" VALUES ({placeholders(16)})"
-                    " ON CONFLICT (slot, device_key, fix_time_ms) DO NOTHING",
+                count = insert_rows(
+                    conn,
+                    f"INSERT INTO {table} (device_key, slot, {COLUMNS}, cell)",
                     rows,
-                ).rowcount
+                    tail=" ON CONFLICT (slot, device_key, fix_time_ms) DO NOTHING",
+                )
                 conn.execute(
                     "UPDATE fix_partitions SET row_count = row_count + ? WHERE month = ?",
                     (count, month),
                 )
                 inserted += count
-            conn.executemany(
-                "INSERT INTO latest_fixes (device_key, fix_time_ms, valid_fix_time_ms)"
-                " VALUES (?, ?, ?) ON CONFLICT (device_key) DO UPDATE SET"
+            insert_rows(
+                conn,
+                "INSERT INTO latest_fixes (device_key, fix_time_ms, valid_fix_time_ms)",
+                newest,
+                tail=" ON CONFLICT (device_key) DO UPDATE SET"
                 " fix_time_ms = max(fix_time_ms, excluded.fix_time_ms),"
                 " valid_fix_time_ms = coalesce(max(valid_fix_time_ms,"
                 " excluded.valid_fix_time_ms), valid_fix_time_ms, excluded.valid_fix_time_ms)",
-                newest,
             )
         return inserted
 
