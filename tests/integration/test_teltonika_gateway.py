@@ -1,7 +1,8 @@
 """A real `tagwatch serve` process and real TCP connections speaking Teltonika: the login
 of a known and an unknown tag, Codec 8 and 8E packets split at every byte boundary and
 coalesced, the acknowledgements, a bad CRC that is not acknowledged while the next frame
-on the same connection is, and the fixes read back through the API."""
+on the same connection is, the fixes read back through the API, and a breach whose Codec 12
+warning reaches the tag's socket and whose reply marks it delivered on the alert."""
 
 from __future__ import annotations
 
@@ -20,7 +21,16 @@ import httpx2 as httpx
 import pytest
 
 from processkit import free_port, until
-from tagwatch.protocols.teltonika import encode_avl_packet, encode_login
+from tagwatch.protocols.teltonika import (
+    RESPONSE,
+    CommandMessage,
+    Frame,
+    FrameSplitter,
+    decode_data,
+    encode_avl_packet,
+    encode_command,
+    encode_login,
+)
 from tagwatch.protocols.teltonika_avl import AvlRecord, Codec
 
 T = TypeVar("T")
@@ -157,6 +167,20 @@ class Tag:
             return True
         return False
 
+    def command(self, timeout_s: float = WAIT_S) -> CommandMessage:
+        """The next frame the gateway sends, which must be a Codec 12 command."""
+        self.sock.settimeout(timeout_s)
+        splitter = FrameSplitter()
+        while True:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("the gateway closed the connection")
+            for found in splitter.feed(chunk):
+                assert isinstance(found, Frame), found
+                message = decode_data(found.data)
+                assert isinstance(message, CommandMessage), message
+                return message
+
     def close(self) -> None:
         self.sock.close()
 
@@ -275,3 +299,49 @@ def test_a_bad_crc_is_not_acknowledged_and_the_next_frame_on_the_connection_is(
     metrics = api.get("/metrics").text
     assert 'tagwatch_gateway_rejects_total{protocol="teltonika",reason="bad crc"} 1' in metrics
     assert 'tagwatch_gateway_records_total{protocol="teltonika"} 2' in metrics
+
+
+def test_a_breach_sends_the_tag_a_codec_12_warning_and_its_reply_marks_it_delivered(
+    server: Server, api: httpx.Client
+) -> None:
+    zone = {
+        "type": "Feature",
+        "id": "zone-s-1",
+        "geometry": {
+            "type": "Point",
+            "coordinates": [LON_E7 / 1e7, LAT_E7 / 1e7],
+            "radius_m": 300.0,
+        },
+        "properties": {"subject_id": "s-1", "kind": "exclusion", "name": "victim's home"},
+    }
+    made = api.post("/api/v1/zones", json=zone)
+    assert made.status_code in (200, 201), made.text
+    tag = Tag(server.teltonika_port)
+    try:
+        assert tag.login(IMEI) == b"\x01"
+        now_ms = int(time.time() * 1000)
+        inside = _records(now_ms - 60_000, 3)  # a minute in the middle of the zone
+        tag.sock.sendall(encode_avl_packet(Codec.CODEC_8, inside))
+        assert tag.ack() == 3
+
+        def alert() -> dict[str, Any] | None:
+            items = api.get("/api/v1/alerts", params={"subject_id": "s-1"}).json()["items"]
+            return items[0] if items else None
+
+        raised = until("the exclusion alert", alert)
+        assert raised["rule"] == "exclusion"
+        warning = tag.command()  # on the same connection the records came over
+        assert warning.kind == 0x05  # a command, not a response
+        assert "exclusion zone" in warning.text
+
+        def state() -> str:
+            (notification,) = api.get(f"/api/v1/alerts/{raised['id']}").json()["notifications"]
+            return str(notification["state"])
+
+        # The gateway awaits the reply on the connection (Codec 12 has no command id).
+        tag.sock.sendall(encode_command("Text shown", kind=RESPONSE))
+        until("the reply to mark it delivered", lambda: state() == "delivered" or None)
+        (listed,) = api.get(f"/api/v1/alerts/{raised['id']}/commands").json()
+        assert (listed["channel"], listed["reply"]) == ("teltonika", "Text shown")
+    finally:
+        tag.close()
