@@ -33,11 +33,13 @@ def test_the_same_rows_and_count_as_one_statement_per_row(
     expected = one_by_one.executemany(
         "INSERT INTO t (id, name) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", rows
     ).rowcount
-    assert inserted == expected == len({key for key, _ in rows})
+    assert inserted.rows == expected == len({key for key, _ in rows})
+    if inserted.rows and rows[-1][0] not in {key for key, _ in rows[:-1]}:
+        assert inserted.last_rowid == rows[-1][0]  # the last row was new: its rowid
     query = "SELECT id, name FROM t ORDER BY id"
     assert many.execute(query).fetchall() == one_by_one.execute(query).fetchall()
 
 
 def test_no_rows_is_no_statement() -> None:
     conn = table()
-    assert insert_rows(conn, "INSERT INTO nowhere (a)", []) == 0  # would fail if run
+    assert insert_rows(conn, "INSERT INTO nowhere (a)", []) == (0, None)  # would fail if run

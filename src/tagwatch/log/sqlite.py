@@ -234,21 +234,22 @@ class SqliteInbox:
         try:
             with self._transaction() as writer:
                 recent = self._recent_keys(writer)
-                for job in jobs:
-                    fresh = _fresh(job, recent, remembered)
-                    if not fresh:
-                        continue
-                    insert_rows(
-                        writer,
-                        "INSERT INTO inbox (key, kind, device_id, payload, received_at_us)",
-                        [row for row, _ in fresh],
-                    )
-                    job.added = len(fresh)
+                fresh = [_fresh(job, recent, remembered) for job in jobs]
+                rows = [row for job_fresh in fresh for row, _ in job_fresh]
+                # The whole group in as few statements as it takes (many_rows says why).
+                inserted = insert_rows(
+                    writer,
+                    "INSERT INTO inbox (key, kind, device_id, payload, received_at_us)",
+                    rows,
+                )
+                # AUTOINCREMENT in one writer's transaction: the rows took consecutive seqs,
+                # in the order given, ending at the last rowid.
+                seq = 0 if inserted.last_rowid is None else inserted.last_rowid - len(rows) + 1
+                for job, job_fresh in zip(jobs, fresh, strict=True):
+                    job.added = len(job_fresh)
                     if handoff is not None:
-                        # AUTOINCREMENT in one writer's transaction: consecutive seqs.
-                        last = int(writer.execute("SELECT last_insert_rowid()").fetchone()[0])
-                        first = last - len(fresh) + 1
-                        job.seqs = [(first + i, record) for i, (_, record) in enumerate(fresh)]
+                        job.seqs = [(seq + i, record) for i, (_, record) in enumerate(job_fresh)]
+                    seq += len(job_fresh)
             if handoff is not None:  # committed: only now are these seqs final
                 handoff.keep(_handed(job.seqs for job in jobs))
         except BaseException as error:  # every queued append fails: none is acknowledged

@@ -58,7 +58,7 @@ class SqliteFixes:
                     f"INSERT INTO {table} (device_key, slot, {COLUMNS}, cell)",
                     rows,
                     tail=" ON CONFLICT (slot, device_key, fix_time_ms) DO NOTHING",
-                )
+                ).rows
                 conn.execute(
                     "UPDATE fix_partitions SET row_count = row_count + ? WHERE month = ?",
                     (count, month),

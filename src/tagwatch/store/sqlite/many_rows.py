@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 ROWS_PER_STATEMENT = 100  # 16 columns x 100 = 1,600 parameters, far below SQLite's 32,766
 
@@ -24,6 +24,11 @@ def _statement(head: str, width: int, rows: int, tail: str) -> str:
     return f"{head} VALUES {', '.join([one] * rows)}{tail}"
 
 
+class Inserted(NamedTuple):
+    rows: int  # how many rows were inserted (a conflict clause may skip some)
+    last_rowid: int | None  # the rowid of the last row inserted, from the cursor
+
+
 def insert_rows(
     conn: sqlite3.Connection,
     head: str,
@@ -31,15 +36,17 @@ def insert_rows(
     *,
     tail: str = "",
     per_statement: int = ROWS_PER_STATEMENT,
-) -> int:
-    """`head VALUES (..), (..) tail` for `rows`, `per_statement` rows at a time; returns
-    how many rows were inserted (a conflict clause in `tail` may skip some)."""
+) -> Inserted:
+    """`head VALUES (..), (..) tail` for `rows`, `per_statement` rows at a time."""
     if not rows:
-        return 0
+        return Inserted(0, None)
     width = len(rows[0])
     inserted = 0
+    last_rowid = None
     for start in range(0, len(rows), per_statement):
         part = rows[start : start + per_statement]
         values = [value for row in part for value in row]
-        inserted += conn.execute(_statement(head, width, len(part), tail), values).rowcount
-    return inserted
+        cursor = conn.execute(_statement(head, width, len(part), tail), values)
+        inserted += cursor.rowcount
+        last_rowid = cursor.lastrowid  # read off the cursor: no statement, no GIL hand-off
+    return Inserted(inserted, last_rowid)
