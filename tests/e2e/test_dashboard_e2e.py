@@ -217,14 +217,43 @@ def test_an_alert_can_be_acknowledged_with_the_keyboard_alone(
     assert any(h["note"] == "Acknowledged from the keyboard" for h in alert["history"])
 
 
-def test_a_subjects_trail_replays_with_the_slider(page: Page, live_server: LiveServer) -> None:
+def _farthest_travelled(live_server: LiveServer) -> str:
+    """The simulated subject whose trail, as the page loads it (the six hours before the
+    latest fix), ends farthest from where it starts: a subject at home all along draws
+    its first and last fix on the same pixel, and the slider's move could not be seen."""
+    travelled: dict[str, float] = {}
     with live_server.client() as api:
-        positions = json_of(api.get("/positions"))["features"]
-    subject_id = next(
-        f["properties"]["subject_id"]
-        for f in positions
-        if f["properties"]["subject_id"] in live_server.subject_ids
-    )
+        for feature in json_of(api.get("/positions"))["features"]:
+            subject_id = feature["properties"]["subject_id"]
+            if subject_id not in live_server.subject_ids:
+                continue
+            latest = datetime.fromisoformat(feature["properties"]["fix_time"])
+            trail = json_of(
+                api.get(
+                    f"/subjects/{subject_id}/trail",
+                    params={
+                        "start": (latest - timedelta(hours=6)).isoformat(),
+                        "end": (latest + timedelta(minutes=1)).isoformat(),
+                        "valid_only": "true",
+                        "purpose_code": "investigation",
+                        "purpose": "choosing a subject to replay",
+                    },
+                )
+            )
+            points = [
+                f["geometry"]["coordinates"]
+                for f in trail["features"]
+                if f["properties"].get("kind") == "fix" and f["geometry"]
+            ]
+            if len(points) >= 3:
+                (x0, y0), (x1, y1) = points[0][:2], points[-1][:2]
+                travelled[subject_id] = (x1 - x0) ** 2 + (y1 - y0) ** 2
+    assert travelled, "the simulator should have given some subject a trail"
+    return max(travelled, key=lambda subject_id: travelled[subject_id])
+
+
+def test_a_subjects_trail_replays_with_the_slider(page: Page, live_server: LiveServer) -> None:
+    subject_id = _farthest_travelled(live_server)
     sign_in(page, live_server, "admin")
     page.goto(f"{live_server.url}/app/#/subject/{subject_id}")
     expect(page.locator("#h-trail")).to_be_visible()
