@@ -70,8 +70,8 @@ class RecentKeys:
     def _evict(self, keep_from: int) -> None:
         """Drop every slice before `keep_from`: all its keys are older than the window."""
         stale = [part for part in self._slices if part < keep_from]
+        slice_of = self._slice_of
         for part in stale:
-            slice_of = self._slice_of
             for key in self._slices.pop(part):
                 if slice_of.get(key) == part:  # not seen again in a newer slice
                     del slice_of[key]
