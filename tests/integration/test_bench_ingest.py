@@ -15,6 +15,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 TAGS, PER_TAG, BREACHES, STORED = 4, 60, 4, 20_000
+ROUNDS = 3  # PER_TAG / ROUNDS fixes of each tag per round
 BREACHER_TAGS = 4  # min(10, BREACHES): one zone each
 STEADY_RATE, STEADY_BATCH, BREACH_EVERY = 100, 10, 0.2
 KEYS = {"fixes_per_s", "fixes_per_s_full", "stored_fixes_full"}
@@ -31,6 +32,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object], Pa
         "bench",
         "ingest",
         f"--fixes={TAGS * PER_TAG}",
+        f"--rounds={ROUNDS}",
         "--batch=25",
         f"--tags={TAGS}",
         "--connections=2",
@@ -71,8 +73,12 @@ def test_every_uploaded_fix_was_committed_by_the_monitor(
     run: tuple[dict[str, object], Path],
 ) -> None:
     summary, workdir = run
-    warm_up = TAGS + BREACHER_TAGS  # one fix per tag before each throughput run
+    warm_up = TAGS + BREACHER_TAGS  # one fix per tag before the first round
     assert summary["fixes"] == TAGS * PER_TAG
+    # The rounds' fix times do not overlap: a repeated fix would be dropped as a duplicate
+    # and the full store below would hold fewer than every uploaded fix.
+    assert summary["rounds"] == ROUNDS
+    assert len(summary["rounds_fixes_per_s"]) == len(summary["rounds_fixes_per_s_full"]) == ROUNDS
     steady = _count(workdir / "empty.db", "SELECT count(*) FROM inbox WHERE done = 1")
     assert _count(workdir / "empty.db", "SELECT count(*) FROM inbox WHERE done = 0") == 0
     # Throughput fixes, then the steady feed and the breaches, all stored, none left over.

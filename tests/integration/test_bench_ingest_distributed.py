@@ -91,7 +91,7 @@ def test_the_monitor_processes_committed_every_fix_to_postgresql(
 ) -> None:
     distributed = summary["distributed"]
     assert isinstance(distributed, dict)
-    warm_up = TAGS + BREACHER_TAGS  # one fix per tag before each throughput run
+    warm_up = TAGS + BREACHER_TAGS  # one fix per tag before the first round
     empty = _scalar("tagwatch_bench_ingest_empty", "SELECT count(*) FROM fixes")
     assert empty >= warm_up + TAGS * PER_TAG + BREACHES
     full = _scalar("tagwatch_bench_ingest_full", "SELECT count(*) FROM fixes")

@@ -11,12 +11,19 @@ same for the full run, and how to fill the full one) is measured in three parts:
    then the monitor has judged each one with the engine and committed fixes, episodes
    and inbox marks in one transaction. fixes/s = fixes / that time.
 2. **Throughput, full store.** The same on a store that already holds `--stored` fixes
-   (20 million by default), written by the store's bulk import before the server starts.
-3. **Alert delay.** On the empty run's server, a steady feed of `--rate` fixes/s while
-   `--breaches` fixes, one after another, land in the middle of an exclusion zone not
-   yet entered; the delay is from just before each such request is sent to its alert
-   arriving on GET /api/v1/stream (SSE), measured by the same process's monotonic clock.
-   The run ends when the store holds every fix of the feed.
+   (20 million by default), written by the store's bulk import before the servers start.
+   Both servers run side by side and take their uploads in alternate rounds (`--rounds`,
+   each a slice of `--fixes` with later fix times than the slice before): empty, full,
+   empty, full... The host's speed drifts by a fifth or more within minutes on a shared
+   machine, and one phase timed minutes after the other caught it in one phase only, so
+   the ratio of the two moved with the host (0.68-1.41 for the same code when the phases
+   ran one after the other). Alternating puts both under the same drift. Each figure
+   is its rounds' fixes over their summed times; the rounds' own figures are listed too.
+3. **Alert delay.** On the empty run's server, after the rounds, a steady feed of
+   `--rate` fixes/s while `--breaches` fixes, one after another, land in the middle of an
+   exclusion zone not yet entered; the delay is from just before each such request is
+   sent to its alert arriving on GET /api/v1/stream (SSE), measured by the same
+   process's monotonic clock. The run ends when the store holds every fix of the feed.
 
 The server's CPU time (all threads, from /proc) is reported beside wall time: on a shared
 machine fixes per server CPU second moves much less than fixes per second.
@@ -34,9 +41,9 @@ Baseline in the same run: the store's own `add_fixes` rate on the empty database
 of 1,000, one transaction each, as the monitor commits), so the end-to-end figure can be
 read as a fraction of what the store alone could do on this machine at this moment.
 
-Before each throughput run every tag sends one fix (device sign-in with Argon2 is cached
-for five minutes, and the monitor rebuilds its state when it starts); the run starts when
-the store holds those.
+Before the first round every tag sends one fix to each server (device sign-in with Argon2
+is cached for five minutes, and the monitor rebuilds its state when it starts); the
+rounds start when the stores hold those.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ import itertools
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,6 +70,7 @@ from tagwatch.bench.ingest_load import (
     LoadError,
     MonitorProcess,
     Server,
+    Upload,
     Uploader,
     UploadResult,
 )
@@ -88,7 +96,8 @@ FIX_INTERVAL = timedelta(seconds=10)  # between two buffered fixes of one tag
 
 @dataclass(frozen=True)  # no slots: the command reads the defaults off the class
 class IngestOptions:
-    fixes: int = 300_000  # per throughput run
+    fixes: int = 600_000  # per store, over all rounds
+    rounds: int = 3  # empty and full take turns, a slice of `fixes` each
     batch: int = 100  # fixes per upload (one tag's buffer)
     tags: int = 100
     connections: int = 4
@@ -132,11 +141,12 @@ Filler = Callable[[str, Population, int, datetime], float]
 @dataclass(frozen=True, slots=True)
 class Throughput:
     fixes: int
-    seconds: float  # first request -> every fix committed by the monitor
-    upload_seconds: float  # first request -> last answer
+    seconds: float  # first request -> every fix committed by the monitor (summed over rounds)
+    upload_seconds: float  # first request -> last answer (summed over rounds)
     requests: int
     stored_before: int
     server_cpu_s: float | None  # CPU the server process used meanwhile (all threads)
+    rounds_fixes_per_s: tuple[float, ...] = ()
 
     @property
     def fixes_per_s(self) -> float:
@@ -146,6 +156,20 @@ class Throughput:
     def fixes_per_cpu_s(self) -> float | None:
         """Fixes per CPU second of the server: less sensitive to a busy machine."""
         return None if not self.server_cpu_s else self.fixes / self.server_cpu_s
+
+    @classmethod
+    def of_rounds(cls, rounds: Sequence[Throughput]) -> Throughput:
+        """One figure for a store: its rounds' fixes over their summed times."""
+        cpu = [r.server_cpu_s for r in rounds]
+        return cls(
+            fixes=sum(r.fixes for r in rounds),
+            seconds=sum(r.seconds for r in rounds),
+            upload_seconds=sum(r.upload_seconds for r in rounds),
+            requests=sum(r.requests for r in rounds),
+            stored_before=rounds[0].stored_before,
+            server_cpu_s=None if None in cpu else sum(c for c in cpu if c is not None),
+            rounds_fixes_per_s=tuple(r.fixes_per_s for r in rounds),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,15 +239,58 @@ def warm_up(
     settle(committed, before + result.accepted, server=server)
 
 
-def measure_throughput(
-    server: Server, committed: Committed, population: Population, options: IngestOptions
-) -> Throughput:
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A server under test and how to count what its monitor has committed."""
+
+    name: str
+    server: Server
+    committed: Committed
+
+
+def round_workloads(population: Population, options: IngestOptions) -> list[Buffered]:
+    """`options.rounds` slices of the buffered workload, each later in fix time than the
+    one before and the last ending now, so no round repeats another's fixes."""
+    rounds = options.rounds
+    per_tag = max(options.fixes // (len(population.roaming) * rounds), 1)
+    span = FIX_INTERVAL * per_tag
     now = datetime.now(UTC)
-    per_tag = max(options.fixes // len(population.roaming), 1)
-    workload = Buffered(population.roaming, per_tag, options.batch, FIX_INTERVAL, now)
-    warm_up(server, committed, population, options, workload.first_time - FIX_INTERVAL)
-    uploads = list(workload.uploads())
-    stored_before = committed.store.fixes.count_fixes()  # once, before the clock starts
+    return [
+        Buffered(population.roaming, per_tag, options.batch, FIX_INTERVAL, now - span * later)
+        for later in range(rounds - 1, -1, -1)
+    ]
+
+
+def measure_throughput(
+    targets: Sequence[Target], population: Population, options: IngestOptions
+) -> list[Throughput]:
+    """The targets take the same rounds in turn (see the module docstring); one
+    Throughput per target, in the order given."""
+    workloads = round_workloads(population, options)
+    for target in targets:
+        warm_up(
+            target.server,
+            target.committed,
+            population,
+            options,
+            workloads[0].first_time - FIX_INTERVAL,
+        )
+    stored_before = [t.committed.store.fixes.count_fixes() for t in targets]  # before the clock
+    rounds: list[list[Throughput]] = [[] for _ in targets]
+    for number, workload in enumerate(workloads, start=1):
+        uploads = list(workload.uploads(seed=7 + number))  # encoded before the clock starts
+        figures = []
+        for target, runs, stored in zip(targets, rounds, stored_before, strict=True):
+            runs.append(timed_round(target, uploads, options, stored))
+            figures.append(f"{target.name} {runs[-1].fixes_per_s:,.0f}")
+        progress(f"  round {number}/{len(workloads)}: {', '.join(figures)} fixes/s")
+    return [Throughput.of_rounds(runs) for runs in rounds]
+
+
+def timed_round(
+    target: Target, uploads: Sequence[Upload], options: IngestOptions, stored_before: int
+) -> Throughput:
+    server, committed = target.server, target.committed
     before = committed.count()
     cpu_before = server.cpu_seconds()
     started = time.monotonic()
@@ -331,24 +398,37 @@ def run_configuration(
     end = history_end(now, DEFAULT_ALLOWED_LATENESS_S)
     since = end if count_recent else None
     install(empty.store, population, now=now)
-    with opened(empty.store) as store, serving(empty, logs / "server-empty.log") as server:
-        progress(f"empty store: {options.fixes:,} fixes in batches of {options.batch}")
-        empty_run = measure_throughput(server, Committed(store, since), population, options)
-        progress(
-            f"  {empty_run.fixes_per_s:,.0f} fixes/s,"
-            f" {empty_run.fixes_per_cpu_s or 0:,.0f} per server CPU second"
-        )
-        progress(f"alert delay: {options.breaches} breaches at {options.rate:,.0f} fixes/s")
-        delays = measure_alert_delay(server, Committed(store, since), population, options)
-        progress(f"  p50 {delays.percentile(50)} ms, p99 {delays.percentile(99)} ms")
-
     install(full.store, population, now=now)
     progress(f"full store: writing {options.stored:,} stored fixes")
     fill_seconds = fill(full.store, population, options.stored, end)
     progress(f"  {fill_seconds:,.0f} s")
-    with opened(full.store) as store, serving(full, logs / "server-full.log") as server:
-        full_run = measure_throughput(server, Committed(store, since), population, options)
-        progress(f"  {full_run.fixes_per_s:,.0f} fixes/s with {full_run.stored_before:,} stored")
+    with contextlib.ExitStack() as stack:
+        empty_store = stack.enter_context(opened(empty.store))
+        full_store = stack.enter_context(opened(full.store))
+        empty_server = stack.enter_context(serving(empty, logs / "server-empty.log"))
+        full_server = stack.enter_context(serving(full, logs / "server-full.log"))
+        progress(
+            f"throughput: {options.fixes:,} fixes to each store in {options.rounds} rounds,"
+            f" batches of {options.batch}, empty and full in turn"
+        )
+        empty_run, full_run = measure_throughput(
+            [
+                Target("empty", empty_server, Committed(empty_store, since)),
+                Target("full", full_server, Committed(full_store, since)),
+            ],
+            population,
+            options,
+        )
+        progress(
+            f"  empty {empty_run.fixes_per_s:,.0f} fixes/s,"
+            f" {empty_run.fixes_per_cpu_s or 0:,.0f} per server CPU second;"
+            f" full {full_run.fixes_per_s:,.0f} fixes/s with {full_run.stored_before:,} stored"
+        )
+        progress(f"alert delay: {options.breaches} breaches at {options.rate:,.0f} fixes/s")
+        delays = measure_alert_delay(
+            empty_server, Committed(empty_store, since), population, options
+        )
+        progress(f"  p50 {delays.percentile(50)} ms, p99 {delays.percentile(99)} ms")
     return summarise(options, baseline, empty_run, full_run, delays, fill_seconds)
 
 
@@ -377,6 +457,9 @@ def summarise(
         "upload_fixes_per_s": round(empty.fixes / empty.upload_seconds, 1),
         "upload_fixes_per_s_full": round(full.fixes / full.upload_seconds, 1),
         "fixes": empty.fixes,
+        "rounds": options.rounds,
+        "rounds_fixes_per_s": [round(f, 1) for f in empty.rounds_fixes_per_s],
+        "rounds_fixes_per_s_full": [round(f, 1) for f in full.rounds_fixes_per_s],
         "requests": empty.requests,
         "batch": options.batch,
         "tags": options.tags,
@@ -468,9 +551,12 @@ def ingest_benchmark(
 
 
 def ingest_command(
-    fixes: Annotated[int, typer.Option(min=1, help="Fixes uploaded in each throughput run.")] = (
-        IngestOptions.fixes
-    ),
+    fixes: Annotated[
+        int, typer.Option(min=1, help="Fixes uploaded to each store, over all rounds.")
+    ] = IngestOptions.fixes,
+    rounds: Annotated[
+        int, typer.Option(min=1, help="Rounds in which the empty and full stores take turns.")
+    ] = IngestOptions.rounds,
     batch: Annotated[
         int, typer.Option(min=1, max=10_000, help="Fixes per upload (one tag's buffer).")
     ] = IngestOptions.batch,
@@ -523,6 +609,7 @@ def ingest_command(
     with --store and --log, the scale-out configuration too, in the same run."""
     options = IngestOptions(
         fixes=fixes,
+        rounds=rounds,
         batch=batch,
         tags=tags,
         connections=connections,
