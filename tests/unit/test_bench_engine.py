@@ -43,6 +43,19 @@ def test_engine_benchmark_counts_every_fix_after_the_warm_up() -> None:
     assert summary["events"] >= summary["episodes_opened"] + summary["approach_warnings"]
 
 
+def test_each_side_is_timed_in_turn_and_its_fastest_repeat_counts() -> None:
+    summary = engine_benchmark(subjects=200, rounds=3, seed=1, baseline_sample=100, repeats=4)
+
+    engine_each, baseline_each = (
+        summary["engine_cpu_seconds_each"],
+        summary["baseline_cpu_seconds_each"],
+    )
+    assert summary["repeats"] == len(engine_each) == len(baseline_each) == 4
+    assert summary["engine_cpu_seconds"] == min(engine_each)
+    assert summary["baseline_cpu_seconds"] == min(baseline_each)
+    assert summary["fixes"] == 200 * 2  # every repeat times the same counted rounds
+
+
 def test_command_prints_the_summary_as_its_last_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -59,6 +72,11 @@ def test_command_prints_the_summary_as_its_last_line(
 def test_a_run_needs_rounds_beyond_the_warm_up() -> None:
     with pytest.raises(ValueError, match="warm-up"):
         engine_benchmark(subjects=10, rounds=1, baseline_sample=10)
+
+
+def test_a_run_times_each_side_at_least_once() -> None:
+    with pytest.raises(ValueError, match="at least once"):
+        engine_benchmark(subjects=10, rounds=2, baseline_sample=10, repeats=0)
 
 
 # --- the scene ---------------------------------------------------------------------------------
