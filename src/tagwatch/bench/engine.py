@@ -146,16 +146,14 @@ def evaluation_time(track: Track, r: int) -> datetime:
     )
 
 
-def run_engine(rules: CompiledRules, scene: Scene, track: Track) -> EngineRun:
-    """Feed the track to the engine a minute at a time; time all but the warm-up rounds."""
-    device = device_indexes(rules, scene)
+def warmed_up(rules: CompiledRules, track: Track, device: npt.NDArray[np.int32]) -> EngineState:
+    """The state after the warm-up rounds, which are not timed."""
     state = EngineState.empty(rules)
     with frozen_heap():
         for r in range(WARM_UP_ROUNDS):
-            state, _ = evaluate(
-                rules, state, round_batch(track, device, r), [], evaluation_time(track, r)
-            )
-    return time_counted_rounds(rules, track, device, state)
+            batch = round_batch(track, device, r)
+            state, _ = evaluate(rules, state, batch, [], evaluation_time(track, r))
+    return state
 
 
 def time_counted_rounds(
@@ -333,15 +331,13 @@ def timed_in_turn(
 ) -> tuple[list[EngineRun], list[BaselineRun]]:
     """Engine, baseline, engine, baseline... `repeats` times each (see the module docstring)."""
     device = device_indexes(rules, scene)
+    warm_state = warmed_up(rules, track, device)
     engine_runs: list[EngineRun] = []
     baseline_runs: list[BaselineRun] = []
     for repeat in range(repeats):
-        if not engine_runs:
-            engine_runs.append(run_engine(rules, scene, track))
-        else:
-            engine_runs.append(time_counted_rounds(rules, track, device, engine_runs[0].warm_state))
-            if engine_runs[-1].events != engine_runs[0].events:
-                raise RuntimeError("the engine published other events when re-run: not pure")
+        engine_runs.append(time_counted_rounds(rules, track, device, warm_state))
+        if engine_runs[-1].events != engine_runs[0].events:
+            raise RuntimeError("the engine published other events when re-run: not pure")
         baseline_runs.append(run_baseline(sample))
         progress(
             f"repeat {repeat + 1}/{repeats}: engine {engine_runs[-1].cpu_seconds:.3f} CPU s,"
