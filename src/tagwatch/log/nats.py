@@ -484,10 +484,13 @@ class NatsLog:
         publisher = self._publisher
         if publisher is None:
             raise LogUnavailableError("the NATS log is not open")
-        outgoing = [
-            Outgoing(subject, _encode(record), record.key)
-            for record, subject in zip(records, subjects, strict=True)
-        ]
+        outgoing: list[Outgoing] = []
+        received_at: datetime | None = None
+        received_text = ""
+        for record, subject in zip(records, subjects, strict=True):
+            if record.received_at is not received_at:  # an append's records share one
+                received_at, received_text = record.received_at, record.received_at.isoformat()
+            outgoing.append(Outgoing(subject, _encode(record, received_text), record.key))
         try:
             return await publisher.publish(outgoing)
         except NotStoredError as error:
@@ -608,14 +611,15 @@ def _lease_key(partition: int) -> str:
     return f"p{partition}"
 
 
-def _encode(record: NewRecord) -> bytes:
+def _encode(record: NewRecord, received_at: str) -> bytes:
+    """The record as JSON, with its `received_at` already as text."""
     return dumps(
         {
             "key": record.key,
             "kind": record.kind,
             "device_id": record.device_id,
             "payload": record.payload,
-            "received_at": record.received_at.isoformat(),
+            "received_at": received_at,
         }
     ).encode("utf-8")
 

@@ -38,6 +38,8 @@ _APPLICATION = "tagwatch"
 
 def instant(moment: datetime) -> datetime:
     """The instant in UTC; a naive datetime is refused (it would take the server's zone)."""
+    if moment.tzinfo is UTC:
+        return moment  # `astimezone` would copy it, at ten times the cost of this test
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"instants must be time-zone aware, not {moment!r}")
     return moment.astimezone(UTC)
@@ -58,7 +60,8 @@ def as_read(moment: datetime) -> datetime:
 def whole_ms(moment: datetime) -> datetime:
     """Truncated to the millisecond: fix and device-event times, and their identity."""
     utc = instant(moment)
-    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+    sub_ms = utc.microsecond % 1000  # usually 0: most tags send whole seconds
+    return utc.replace(microsecond=utc.microsecond - sub_ms) if sub_ms else utc
 
 
 def opt_whole_ms(moment: datetime | None) -> datetime | None:
