@@ -4,6 +4,7 @@ stores answer them alike (needs PostgreSQL, like the rest of the PostgreSQL test
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,13 +14,9 @@ from contractkit import POSTGRES_SERVER
 from typer.testing import CliRunner
 
 from tagwatch.bench.cli import bench_app
-from tagwatch.bench.trail import (
-    RADIUS_M,
-    START,
-    Population,
-    fill,
-    questions,
-)
+from tagwatch.bench.trail import RADIUS_M, fill, questions
+from tagwatch.bench.trail_live import GAP_MINUTES, LiveFeed, ingesting, live_fixes
+from tagwatch.bench.trail_population import START, Population
 from tagwatch.store import SecretHasher, SqliteStore
 from tagwatch.store.postgres import PostgresStore
 
@@ -40,6 +37,8 @@ def test_the_bench_prints_both_stores_percentiles_as_its_last_line(tmp_path: Pat
             str(tmp_path),
             "--postgres",
             POSTGRES_SERVER,
+            "--span",
+            "3",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -47,8 +46,17 @@ def test_the_bench_prints_both_stores_percentiles_as_its_last_line(tmp_path: Pat
     assert list(summary) == ["stored_fixes", "sqlite", "postgres"]
     assert summary["stored_fixes"] == 2 * 1440
     for store in ("sqlite", "postgres"):
-        assert set(summary[store]) == {"p50_ms", "p99_ms"}
-        assert 0 < summary[store]["p50_ms"] <= summary[store]["p99_ms"]
+        figures = summary[store]
+        assert set(figures) == {
+            "p50_ms",
+            "p99_ms",
+            "at_rest_p50_ms",
+            "at_rest_p99_ms",
+            "ingest_fixes_per_s",
+        }
+        assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+        assert 0 < figures["at_rest_p50_ms"] <= figures["at_rest_p99_ms"]
+        assert figures["ingest_fixes_per_s"] > 0  # the live writer did write meanwhile
     assert list(tmp_path.glob("trail_*")) == []  # nothing kept without --keep
 
 
@@ -86,3 +94,30 @@ def test_both_stores_answer_the_questions_alike(tmp_path: Path, postgres_url: st
             ]
             total += len(a)
         assert total > 0
+
+
+def test_live_fixes_follow_the_history_minute_by_minute() -> None:
+    population = Population(tags=3, minutes=100, seed=1)
+    fixes = live_fixes(population, 0, 7)
+    live_start = START + timedelta(minutes=population.minutes + GAP_MINUTES)
+    assert [f.device_id for f in fixes] == population.device_ids() * 2 + ["tag-000000"]
+    assert [f.fix_time for f in fixes] == [live_start] * 3 + [
+        live_start + timedelta(minutes=1)
+    ] * 3 + [live_start + timedelta(minutes=2)]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_the_live_writer_adds_fixes_while_questions_are_asked(
+    tmp_path: Path, postgres_url: str, kind: str
+) -> None:
+    population = Population(tags=20, minutes=60, seed=2)
+    url = f"sqlite:///{tmp_path / 'live.db'}" if kind == "sqlite" else postgres_url
+    store_cls = SqliteStore if kind == "sqlite" else PostgresStore
+    target = tmp_path / "live.db" if kind == "sqlite" else postgres_url
+    with store_cls(target, hasher=SecretHasher.cheapest()) as store:  # type: ignore[arg-type]
+        fill(store, population, 1000, kind)
+        with ingesting(LiveFeed(url, population, rate=400.0)) as live:
+            time.sleep(1.5)
+        stored = store.fixes.count_fixes()
+    assert live.fixes > 0 and live.seconds >= 1.5
+    assert stored >= population.fixes + live.fixes  # every write it counted is committed

@@ -16,7 +16,11 @@ and a window of 45 to 75 minutes that contains that fix - so each question is ab
 and time where somebody was, which is the case that has to be fast (an empty answer is
 cheap for any index). 10 more questions are asked first and not timed: connections and the
 first pages are warmed. Timing is wall time around the `fixes_near` call, result objects
-included.
+included. The questions are timed twice: on the store at rest, then while a process of its
+own writes live fixes at `--ingest-rate` through `add_fixes` (trail_live.py), spread over
+`--span` seconds so that they meet the writer's commits. The headline
+p50/p99 of each store is the second pass (a store in service keeps ingesting); the first
+is `at_rest_p50_ms`/`at_rest_p99_ms`, and the rate the writer kept is `ingest_fixes_per_s`.
 
 Filling is the slow part: the stores' bulk-import paths (`import_fix_columns`: SQLite in
 transactions of `--batch` fixes, PostgreSQL through COPY), in time order as a live system
@@ -30,100 +34,32 @@ import math
 import random
 import secrets
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import numpy.typing as npt
 import psycopg
 import typer
 
 from tagwatch.bench.report import emit, progress
 from tagwatch.bench.scratch_databases import create_database, drop_database
+from tagwatch.bench.trail_live import LiveFeed, ingesting
+from tagwatch.bench.trail_population import M_PER_DEG_LAT, START, Population
 from tagwatch.domain.people import Assignment, Device, Subject
 from tagwatch.store import SqliteStore
 from tagwatch.store.postgres import PostgresStore
-from tagwatch.store.sqlite.fix_layout import FixColumns
 
 DEFAULT_FIXES = 20_000_000
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-START = datetime(2026, 10, 1, tzinfo=UTC)
-CENTRE = (-0.336, 51.752)  # St Albans, lon/lat
-HALF_SIDE_M = 20_000.0
-WANDER_M = 3_000.0
-NOISE_M = 10.0
+# Live fixes/s while questions are timed: ~120,000 tags at one fix a minute, a national
+# roll-out's steady load on one store.
+DEFAULT_INGEST_RATE = 2_000.0
+DEFAULT_SPAN_S = 20.0  # the timed questions while ingesting: one every 0.2 s, ~40 commits
 RADIUS_M = 300.0
 QUERIES = 100
 WARM_UP = 10
-M_PER_DEG_LAT = 111_195.0  # on the mean sphere
-
-
-@dataclass(frozen=True, slots=True)
-class Population:
-    tags: int
-    minutes: int
-    seed: int
-
-    @property
-    def fixes(self) -> int:
-        return self.tags * self.minutes
-
-    def device_ids(self) -> list[str]:
-        return [f"tag-{i:06d}" for i in range(self.tags)]
-
-    def _params(self) -> dict[str, npt.NDArray[np.float64]]:
-        rng = np.random.default_rng(self.seed)
-        n = self.tags
-        return {
-            "home_e": rng.uniform(-HALF_SIDE_M, HALF_SIDE_M, n),
-            "home_n": rng.uniform(-HALF_SIDE_M, HALF_SIDE_M, n),
-            "amp_e": rng.uniform(0.0, WANDER_M, n),
-            "amp_n": rng.uniform(0.0, WANDER_M, n),
-            "per_e": rng.uniform(180.0, 720.0, n),
-            "per_n": rng.uniform(180.0, 720.0, n),
-            "ph_e": rng.uniform(0.0, 2 * math.pi, n),
-            "ph_n": rng.uniform(0.0, 2 * math.pi, n),
-        }
-
-    def positions(
-        self, tags: npt.NDArray[np.int64], minutes: npt.NDArray[np.int64]
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """(lon, lat) of the tags at the minutes, noise included (seeded by tag and minute)."""
-        p = self._params()
-        t = minutes.astype(np.float64)
-        east = p["home_e"][tags] + p["amp_e"][tags] * np.sin(
-            2 * np.pi * t / p["per_e"][tags] + p["ph_e"][tags]
-        )
-        north = p["home_n"][tags] + p["amp_n"][tags] * np.sin(
-            2 * np.pi * t / p["per_n"][tags] + p["ph_n"][tags]
-        )
-        noise = np.random.default_rng([self.seed, int(minutes.min()) if len(minutes) else 0])
-        east += noise.normal(0.0, NOISE_M / 2, len(t))
-        north += noise.normal(0.0, NOISE_M / 2, len(t))
-        lat = CENTRE[1] + north / M_PER_DEG_LAT
-        lon = CENTRE[0] + east / (M_PER_DEG_LAT * math.cos(math.radians(CENTRE[1])))
-        return lon, lat
-
-    def chunks(self, batch: int) -> Iterator[FixColumns]:
-        """Every fix in time order, `batch` at a time (whole minutes)."""
-        per_chunk = max(1, batch // self.tags)
-        for first in range(0, self.minutes, per_chunk):
-            minutes = np.arange(first, min(first + per_chunk, self.minutes), dtype=np.int64)
-            tags = np.tile(np.arange(self.tags, dtype=np.int64), len(minutes))
-            at = np.repeat(minutes, self.tags)
-            lon, lat = self.positions(tags, at)
-            time_ms = int(START.timestamp() * 1000) + at * 60_000
-            yield FixColumns(
-                device=tags,
-                fix_time_ms=time_ms,
-                lat=lat,
-                lon=lon,
-                accuracy_m=np.full(len(at), NOISE_M),
-                received_at_ms=time_ms + 2_000,
-            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +105,9 @@ def register_wearers(store: Opened, population: Population) -> None:
 
 def fill(store: Opened, population: Population, batch: int, name: str) -> float:
     """Store every fix; returns the seconds it took."""
-    if store.fixes.count_fixes() == population.fixes:
+    # Only the history counts: a kept database also holds an earlier run's live fixes.
+    history_end = START + timedelta(minutes=population.minutes)
+    if store.fixes.count_fixes(end=history_end) == population.fixes:
         progress(f"{name}: reusing {population.fixes:,} stored fixes")
         return 0.0
     started = time.perf_counter()
@@ -182,12 +120,18 @@ def fill(store: Opened, population: Population, batch: int, name: str) -> float:
     return time.perf_counter() - started
 
 
-def time_questions(store: Opened, asked: list[Question]) -> tuple[list[float], int]:
-    """Milliseconds per question, and the hits of all of them."""
+def time_questions(
+    store: Opened, asked: list[Question], span_s: float = 0.0
+) -> tuple[list[float], int]:
+    """Milliseconds per question, and the hits of all of them; the timed questions start
+    evenly over `span_s` seconds (0: one after the other)."""
     for q in asked[:WARM_UP]:
         store.fixes.fixes_near(q.lon, q.lat, RADIUS_M, q.start, q.end)
     times, hits = [], 0
-    for q in asked[WARM_UP:]:
+    timed = asked[WARM_UP:]
+    first = time.perf_counter()
+    for n, q in enumerate(timed):
+        time.sleep(max(0.0, first + span_s * n / len(timed) - time.perf_counter()))
         started = time.perf_counter()
         found = store.fixes.fixes_near(q.lon, q.lat, RADIUS_M, q.start, q.end)
         times.append((time.perf_counter() - started) * 1000.0)
@@ -195,12 +139,41 @@ def time_questions(store: Opened, asked: list[Question]) -> tuple[list[float], i
     return times, hits
 
 
-def percentiles(times_ms: list[float]) -> dict[str, float]:
+def percentiles(times_ms: list[float], prefix: str = "") -> dict[str, float]:
     values = np.array(times_ms)
     return {
-        "p50_ms": round(float(np.percentile(values, 50)), 2),
-        "p99_ms": round(float(np.percentile(values, 99)), 2),
+        f"{prefix}p50_ms": round(float(np.percentile(values, 50)), 2),
+        f"{prefix}p99_ms": round(float(np.percentile(values, 99)), 2),
     }
+
+
+def time_at_rest_and_ingesting(
+    store: Opened, feed: LiveFeed, asked: list[Question], span_s: float
+) -> tuple[dict[str, float], int]:
+    """The questions timed on the store at rest, one after the other, then spread over
+    `span_s` seconds while `feed` writes live fixes (back to back, 100 questions of a
+    millisecond would fall between two of the writer's commits).
+
+    The headline (`p50_ms`, `p99_ms`) is the second: a store in service keeps ingesting.
+    Live fixes come after every question's window, so both passes must find the same hits.
+    """
+    resting, hits = time_questions(store, asked)
+    with ingesting(feed) as live:
+        busy, busy_hits = time_questions(store, asked, span_s)
+    if busy_hits != hits:
+        raise RuntimeError(f"{hits} hits at rest but {busy_hits} while ingesting")
+    figures = percentiles(busy) | percentiles(resting, "at_rest_")
+    figures["ingest_fixes_per_s"] = round(live.fixes_per_s, 1)
+    return figures, hits
+
+
+def _line(name: str, figures: dict[str, float], hits: int, took: float) -> str:
+    return (
+        f"{name:8} p50 {figures['p50_ms']:8.2f} ms  p99 {figures['p99_ms']:8.2f} ms while"
+        f" ingesting {figures['ingest_fixes_per_s']:,.0f} fixes/s (at rest"
+        f" {figures['at_rest_p50_ms']:.2f} / {figures['at_rest_p99_ms']:.2f} ms);"
+        f" {hits:,} hits; filled in {took:,.0f} s"
+    )
 
 
 def postgres_sizes(url: str) -> dict[str, float]:
@@ -227,6 +200,8 @@ def trail_benchmark(
     *,
     keep: bool,
     reuse: bool,
+    ingest_rate: float = DEFAULT_INGEST_RATE,
+    span_s: float = DEFAULT_SPAN_S,
 ) -> tuple[dict[str, Any], list[str]]:
     minutes = days * 1440
     population = Population(max(1, fixes // minutes), minutes, seed)
@@ -246,12 +221,9 @@ def trail_benchmark(
             leftover.unlink()
     with SqliteStore(path) as lite:
         took = fill(lite, population, batch, "sqlite")
-        times, hits = time_questions(lite, asked)
-    summary["sqlite"] = percentiles(times)
-    details.append(
-        f"sqlite   p50 {summary['sqlite']['p50_ms']:8.2f} ms  p99 "
-        f"{summary['sqlite']['p99_ms']:8.2f} ms  ({hits:,} hits; filled in {took:,.0f} s)"
-    )
+        feed = LiveFeed(f"sqlite:///{path.resolve()}", population, ingest_rate)
+        summary["sqlite"], hits = time_at_rest_and_ingesting(lite, feed, asked, span_s)
+    details.append(_line("sqlite", summary["sqlite"], hits, took))
     if not keep:
         for leftover in work_dir.glob(f"trail_{tag}.db*"):
             leftover.unlink()
@@ -267,16 +239,13 @@ def trail_benchmark(
             took = fill(pg, population, batch, "postgres")
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE fixes")  # what autovacuum does after a bulk load
-            times, hits = time_questions(pg, asked)
-        summary["postgres"] = percentiles(times)
+            feed = LiveFeed(url, population, ingest_rate)
+            summary["postgres"], hits = time_at_rest_and_ingesting(pg, feed, asked, span_s)
         sizes = postgres_sizes(url)
     finally:
         if not keep:
             drop_database(postgres, name)
-    details.append(
-        f"postgres p50 {summary['postgres']['p50_ms']:8.2f} ms  p99 "
-        f"{summary['postgres']['p99_ms']:8.2f} ms  ({hits:,} hits; filled in {took:,.0f} s)"
-    )
+    details.append(_line("postgres", summary["postgres"], hits, took))
     details.append(
         f"postgres fix partitions: {sizes['table_bytes_per_fix']:.0f} bytes/fix of table, "
         f"{sizes['index_bytes_per_fix']:.0f} bytes/fix of indexes"
@@ -301,9 +270,27 @@ def trail_command(
     ] = DEFAULT_SERVER,
     keep: Annotated[bool, typer.Option(help="Keep the filled databases.")] = False,
     reuse: Annotated[bool, typer.Option(help="Reuse kept databases of the same size.")] = False,
+    ingest_rate: Annotated[
+        float,
+        typer.Option(min=1, help="Live fixes/s written while the questions are timed again."),
+    ] = DEFAULT_INGEST_RATE,
+    span: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds the questions are spread over while ingesting."),
+    ] = DEFAULT_SPAN_S,
 ) -> None:
-    """Every subject within 300 m of a point between two times, over N stored fixes."""
+    """Every subject within 300 m of a point between two times, over N stored fixes, at
+    rest and while live fixes are written."""
     summary, details = trail_benchmark(
-        fixes, days, seed, batch, work_dir, postgres, keep=keep, reuse=reuse
+        fixes,
+        days,
+        seed,
+        batch,
+        work_dir,
+        postgres,
+        keep=keep,
+        reuse=reuse,
+        ingest_rate=ingest_rate,
+        span_s=span,
     )
     emit(summary, details)
