@@ -140,3 +140,32 @@ def test_a_key_with_a_line_break_cannot_forge_headers(settings: NatsLogSettings)
         forged = NewRecord("id-1\r\nNats-Expected-Stream: OTHER", FIX, "tag-a", {}, NOW)
         assert log.append([forged]) == 1
         assert log.append([forged]) == 0  # the same key, cleaned the same way: a duplicate
+
+
+def test_a_record_another_stream_stored_fails_its_batch(settings: NatsLogSettings) -> None:
+    """Only our stream's PubAck acknowledges a record (what `Nats-Expected-Stream` did)."""
+    with NatsLog(settings) as log:
+        log.append([record("tag-a", 0)])  # makes the stream
+    other_stream = f"{settings.stream}_OTHER"
+    other_subject = f"{settings.subject_prefix}_other.0"
+
+    async def scenario(client: NatsClient) -> str:
+        js = client.jetstream()
+        await js.add_stream(name=other_stream, subjects=[other_subject])
+        publisher = BurstPublisher(client, settings.stream, ack_within_s=30.0)
+        await publisher.start()
+        records = [
+            Outgoing(f"{settings.subject_prefix}.0", b'{"n": 1}', "fix:tag-a:1"),
+            Outgoing(other_subject, b'{"n": 2}', "fix:tag-a:2"),
+        ]
+        try:
+            with pytest.raises(NotStoredError) as failed:
+                await publisher.publish(records)
+            return str(failed.value)
+        finally:
+            await publisher.stop()
+            await js.delete_stream(other_stream)
+
+    message = on_nats(settings, scenario)
+    assert "fix:tag-a:2" in message
+    assert f"stored by stream {other_stream!r}" in message

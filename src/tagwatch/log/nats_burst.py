@@ -8,11 +8,15 @@ gateway's CPU (BENCHMARKS.md, the distributed ingest).
 
 `BurstPublisher` keeps the durability and drops the machinery:
 
-- every record of a batch is an HPUB with the headers `JetStreamContext.publish` sets
-  (`Nats-Msg-Id` = the record's idempotency key, so the stream's duplicate window drops a
-  retry, and `Nats-Expected-Stream`) and a reply subject of its own under one inbox prefix,
-  `<inbox>.<burst>.<index>`; one wildcard subscription takes every answer for the life of
-  the connection (the client re-subscribes it after a reconnect);
+- every record of a batch is an HPUB with the header `Nats-Msg-Id` = the record's
+  idempotency key (so the stream's duplicate window drops a retry) and a reply subject of
+  its own under one inbox prefix, `<inbox>.<burst>.<index>`; one wildcard subscription
+  takes every answer for the life of the connection (the client re-subscribes it after a
+  reconnect);
+- no `Nats-Expected-Stream` header: every PubAck names the stream that stored the record,
+  and an answer from any other stream fails the batch, which is the same promise. The
+  header would be stored with every record, and every monitor that reads it back parses
+  each header in Python in nats-py (~2.4 us a record, measured: 4.2 against 1.8 us);
 - the batch's commands are handed to the client's writer as one buffer (the client's own
   `_send_command`, which `Client.publish` calls for each message; the commands are built
   as `Client.publish` builds them, with the same checks of header values and size);
@@ -40,7 +44,6 @@ from nats.aio.subscription import Subscription
 from nats.js.api import Header
 
 MSG_ID = Header.MSG_ID.value
-EXPECTED_STREAM = Header.EXPECTED_STREAM.value
 STATUS = Header.STATUS.value
 MSG_ID_PREFIX = f"{MSG_ID}: ".encode()
 
@@ -84,7 +87,6 @@ class BurstPublisher:
         self._bursts: dict[str, _Burst] = {}
         self._numbers = itertools.count()
         self._subscription: Subscription | None = None
-        self._headers_tail = f"\r\n{EXPECTED_STREAM}: {stream}\r\n\r\n".encode()
         self._ack_head = f'{{"stream":"{stream}",'.encode()
 
     async def start(self) -> None:
@@ -124,9 +126,7 @@ class BurstPublisher:
             answered=bytearray(len(records)),
             waiting=len(records),
         )
-        commands = _burst_commands(
-            records, f"{self._prefix}.{token}.", self._headers_tail, client.max_payload
-        )
+        commands = _burst_commands(records, f"{self._prefix}.{token}.", client.max_payload)
         self._bursts[token] = burst
         try:
             # One buffer for the client's writer task, which sends it once this coroutine
@@ -156,7 +156,7 @@ class BurstPublisher:
             return  # not an answer this publisher asked for
         burst.answered[index] = 1
         burst.waiting -= 1
-        duplicate = _read_pub_ack(message, self._ack_head)
+        duplicate = _read_pub_ack(message, self._stream, self._ack_head)
         if isinstance(duplicate, str):
             burst.done.set_exception(
                 NotStoredError(f"the stream did not store {burst.keys[index]}: {duplicate}")
@@ -168,14 +168,16 @@ class BurstPublisher:
             burst.done.set_result(burst.stored)
 
 
-def _read_pub_ack(message: Msg, ack_head: bytes) -> bool | str:
-    """Whether an answer is the PubAck of a duplicate, or why it is not a PubAck at all
-    (the checks of JetStreamContext.publish: a status such as 503 "no responders", or a
-    JSON answer with "error").
+def _read_pub_ack(message: Msg, stream: str, ack_head: bytes) -> bool | str:
+    """Whether an answer is `stream`'s PubAck of a duplicate, or why it is not its PubAck
+    at all (the checks of JetStreamContext.publish: a status such as 503 "no responders",
+    or a JSON answer with "error"; and a PubAck of another stream, which is what
+    `Nats-Expected-Stream` would have refused).
 
     The common answer, the PubAck of a newly stored record (`{"stream":"<name>", "seq":N}`,
     spacing varies by server version), is recognised by its bytes: it starts with the
-    stream's name and says neither "error" nor "duplicate". Anything else is read as JSON.
+    stream's name (`ack_head`) and says neither "error" nor "duplicate". Anything else is
+    read as JSON.
     """
     data = message.data
     if (
@@ -198,15 +200,15 @@ def _read_pub_ack(message: Msg, ack_head: bytes) -> bool | str:
         return f"error {answer['error']}"
     if "stream" not in answer or "seq" not in answer:
         return f"not a PubAck: {answer!r}"
+    if answer["stream"] != stream:
+        return f"stored by stream {answer['stream']!r}, not {stream!r}"
     return bool(answer.get("duplicate", False))
 
 
 _HEADER_VALUE = str.maketrans({"\r": " ", "\n": " "})  # as Client.publish cleans a value
 
 
-def _burst_commands(
-    records: Sequence[Outgoing], reply: str, headers_tail: bytes, max_payload: int
-) -> bytes:
+def _burst_commands(records: Sequence[Outgoing], reply: str, max_payload: int) -> bytes:
     """The HPUB commands of a batch, each as `Client.publish` writes it (protocol 1.0).
 
     Subjects are the log's own (`tagwatch.<namespace>.in.<partition>`, the namespace checked
@@ -219,7 +221,7 @@ def _burst_commands(
             b"NATS/1.0\r\n"
             + MSG_ID_PREFIX
             + record.key.strip().translate(_HEADER_VALUE).encode()
-            + headers_tail
+            + b"\r\n\r\n"
         )
         size = len(headers)
         total = size + len(record.data)
