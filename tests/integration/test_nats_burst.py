@@ -58,6 +58,24 @@ def limit_message_size(settings: NatsLogSettings, max_bytes: int) -> None:
     on_nats(settings, update)
 
 
+async def refusal_of_second(
+    client: NatsClient, settings: NatsLogSettings, second_subject: str
+) -> str:
+    """Why a batch of a record on our stream's subject and one on `second_subject` failed."""
+    publisher = BurstPublisher(client, settings.stream, ack_within_s=30.0)
+    await publisher.start()
+    records = [
+        Outgoing(f"{settings.subject_prefix}.1", b'{"n": 1}', "fix:tag-a:1"),
+        Outgoing(second_subject, b'{"n": 2}', "fix:tag-a:2"),
+    ]
+    try:
+        with pytest.raises(NotStoredError) as failed:
+            await publisher.publish(records)
+        return str(failed.value)
+    finally:
+        await publisher.stop()
+
+
 def test_one_record_the_stream_refuses_fails_the_whole_append(
     settings: NatsLogSettings,
 ) -> None:
@@ -118,18 +136,7 @@ def test_a_subject_no_stream_takes_fails_its_batch_at_once(settings: NatsLogSett
         log.append([record("tag-a", 0)])
 
     async def scenario(client: NatsClient) -> str:
-        publisher = BurstPublisher(client, settings.stream, ack_within_s=30.0)
-        await publisher.start()
-        records = [
-            Outgoing(f"{settings.subject_prefix}.1", b'{"n": 1}', "fix:tag-a:1"),
-            Outgoing("tagwatch.nowhere.in", b'{"n": 2}', "fix:tag-a:2"),
-        ]
-        try:
-            with pytest.raises(NotStoredError) as failed:
-                await publisher.publish(records)
-            return str(failed.value)
-        finally:
-            await publisher.stop()
+        return await refusal_of_second(client, settings, "tagwatch.nowhere.in")
 
     assert "fix:tag-a:2: status 503" in on_nats(settings, scenario)
 
@@ -152,18 +159,9 @@ def test_a_record_another_stream_stored_fails_its_batch(settings: NatsLogSetting
     async def scenario(client: NatsClient) -> str:
         js = client.jetstream()
         await js.add_stream(name=other_stream, subjects=[other_subject])
-        publisher = BurstPublisher(client, settings.stream, ack_within_s=30.0)
-        await publisher.start()
-        records = [
-            Outgoing(f"{settings.subject_prefix}.0", b'{"n": 1}', "fix:tag-a:1"),
-            Outgoing(other_subject, b'{"n": 2}', "fix:tag-a:2"),
-        ]
         try:
-            with pytest.raises(NotStoredError) as failed:
-                await publisher.publish(records)
-            return str(failed.value)
+            return await refusal_of_second(client, settings, other_subject)
         finally:
-            await publisher.stop()
             await js.delete_stream(other_stream)
 
     message = on_nats(settings, scenario)
