@@ -115,3 +115,36 @@ def test_a_record_of_another_device_is_a_gateway_bug(ingest: Ingest, inbox: Sqli
     with pytest.raises(ValueError, match="a record of device 'tag-2'"):
         ingest.accept_batch("tag-1", [fix(1), fix(2, "tag-2")], [])
     assert inbox.count_pending() == 0
+
+
+def test_a_device_registered_after_a_refusal_is_accepted_at_once(
+    ingest: Ingest, store: SqliteStore, inbox: SqliteInbox
+) -> None:
+    """Refusals are not remembered as answers: only known devices skip the store."""
+    with pytest.raises(UnknownDevice):
+        ingest.accept_batch("tag-late", [fix(60, "tag-late")], [])
+    store.devices.save_device(Device("tag-late"))
+    assert ingest.accept_batch("tag-late", [fix(60, "tag-late")], []) == 1
+    assert inbox.count_pending() == 1
+
+
+def test_a_known_device_is_checked_against_the_store_once(
+    store: SqliteStore, inbox: SqliteInbox, clock: FixedClock
+) -> None:
+    reads: list[str] = []
+    devices = store.devices
+    original = devices.get_device
+
+    def counted(device_id: str) -> Device | None:
+        reads.append(device_id)
+        return original(device_id)
+
+    devices.get_device = counted  # type: ignore[method-assign]
+    ingest = Ingest(store, inbox, clock)
+    for n in range(5):
+        ingest.accept_batch("tag-1", [fix(60 * n)], [])
+        with pytest.raises(UnknownDevice):
+            ingest.accept_batch("tag-x", [fix(60 * n, "tag-x")], [])
+    assert reads.count("tag-1") == 1
+    assert reads.count("tag-x") == 5  # every request of an unknown device asks again
+    assert inbox.count_pending() == 5

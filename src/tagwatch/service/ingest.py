@@ -30,6 +30,9 @@ from tagwatch.service.clock import Clock
 from tagwatch.store.contract import UnitOfWork
 
 MAX_UNKNOWN_KEPT = 1000
+# Known devices remembered per process: more than a national roll-out's tags. Beyond it,
+# devices are still checked, by a store read per request, as every one was before.
+MAX_KNOWN_KEPT = 1_000_000
 MAX_DEVICE_ID_SHOWN = 128
 
 
@@ -112,6 +115,13 @@ class Ingest:
         self._log = log
         self._clock = clock
         self.unknown = unknown if unknown is not None else UnknownDevices()
+        # Devices the store knew when asked. The store never forgets one (its contract has
+        # no way to delete a device), so a device known once is known for good, and its
+        # next requests skip the store read (one a request, on the busiest path). Who may
+        # send for a device is the authentication's question, asked on every request
+        # before this. Unknown devices are not remembered here: one registered a moment
+        # later is accepted at once.
+        self._known: set[str] = set()
         # Called after records were appended (the in-process monitor's wake-up).
         self.on_appended: Callable[[], None] | None = None
 
@@ -170,9 +180,13 @@ class Ingest:
         return added
 
     def check_device(self, device_id: str, now: datetime) -> None:
+        if device_id in self._known:
+            return
         if self._store.devices.get_device(device_id) is None:
             self.unknown.record(device_id, now)
             raise UnknownDevice(device_id)
+        if len(self._known) < MAX_KNOWN_KEPT:
+            self._known.add(device_id)  # a set's add is atomic: no lock for concurrent requests
 
     def unknown_devices(self) -> list[UnknownDeviceSeen]:
         """The devices refused as unknown, most recently seen first (for the admin API)."""
