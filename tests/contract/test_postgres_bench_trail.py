@@ -99,7 +99,7 @@ def test_both_stores_answer_the_questions_alike(tmp_path: Path, postgres_url: st
 def test_live_fixes_follow_the_history_minute_by_minute() -> None:
     population = Population(tags=3, minutes=100, seed=1)
     fixes = live_fixes(population, 0, 7)
-    live_start = START + timedelta(minutes=population.minutes + GAP_MINUTES)
+    live_start = population.end + timedelta(minutes=GAP_MINUTES)
     assert [f.device_id for f in fixes] == population.device_ids() * 2 + ["tag-000000"]
     assert [f.fix_time for f in fixes] == [live_start] * 3 + [
         live_start + timedelta(minutes=1)

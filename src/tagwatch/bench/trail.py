@@ -106,8 +106,7 @@ def register_wearers(store: Opened, population: Population) -> None:
 def fill(store: Opened, population: Population, batch: int, name: str) -> float:
     """Store every fix; returns the seconds it took."""
     # Only the history counts: a kept database also holds an earlier run's live fixes.
-    history_end = START + timedelta(minutes=population.minutes)
-    if store.fixes.count_fixes(end=history_end) == population.fixes:
+    if store.fixes.count_fixes(end=population.end) == population.fixes:
         progress(f"{name}: reusing {population.fixes:,} stored fixes")
         return 0.0
     started = time.perf_counter()

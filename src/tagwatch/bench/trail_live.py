@@ -24,13 +24,12 @@ from multiprocessing.synchronize import Event
 
 import numpy as np
 
-from tagwatch.bench.trail_population import NOISE_M, START, Population
+from tagwatch.bench.trail_population import NOISE_M, RECEIVED_AFTER, Population
 from tagwatch.domain.positions import Fix
 from tagwatch.store import create_store
 
 STEP_S = 0.5  # a monitor step's commit every half second
 READY_TIMEOUT_S = 60.0
-RECEIVED_AFTER = timedelta(seconds=2)
 # Live fixes start this long after the history ends: a question about its last minutes has
 # a window reaching up to 75 minutes past them, and must not see live fixes.
 GAP_MINUTES = 120
@@ -41,14 +40,16 @@ def live_fixes(population: Population, first: int, count: int) -> list[Fix]:
     after the history, then the next minute, and so on."""
     numbers = np.arange(first, first + count, dtype=np.int64)
     tags = numbers % population.tags
-    minutes = population.minutes + GAP_MINUTES + numbers // population.tags
+    later = numbers // population.tags  # minutes after the live feed's first
+    minutes = population.minutes + GAP_MINUTES + later
     lon, lat = population.positions(tags, minutes)
     device_ids = population.device_ids()
     fixes = []
+    live_start = population.end + timedelta(minutes=GAP_MINUTES)
     for tag, minute, fix_lon, fix_lat in zip(
-        tags.tolist(), minutes.tolist(), lon.tolist(), lat.tolist(), strict=True
+        tags.tolist(), later.tolist(), lon.tolist(), lat.tolist(), strict=True
     ):
-        fix_time = START + timedelta(minutes=minute)
+        fix_time = live_start + timedelta(minutes=minute)
         fixes.append(
             Fix(
                 device_ids[tag],

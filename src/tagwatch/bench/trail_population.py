@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,7 @@ CENTRE = (-0.336, 51.752)  # St Albans, lon/lat
 HALF_SIDE_M = 20_000.0
 WANDER_M = 3_000.0
 NOISE_M = 10.0
+RECEIVED_AFTER = timedelta(seconds=2)  # from a fix's time to tagwatch receiving it
 M_PER_DEG_LAT = 111_195.0  # on the mean sphere
 
 
@@ -33,6 +34,11 @@ class Population:
     @property
     def fixes(self) -> int:
         return self.tags * self.minutes
+
+    @property
+    def end(self) -> datetime:
+        """The instant after the history's last minute."""
+        return START + timedelta(minutes=self.minutes)
 
     def device_ids(self) -> list[str]:
         return [f"tag-{i:06d}" for i in range(self.tags)]
@@ -85,5 +91,5 @@ class Population:
                 lat=lat,
                 lon=lon,
                 accuracy_m=np.full(len(at), NOISE_M),
-                received_at_ms=time_ms + 2_000,
+                received_at_ms=time_ms + RECEIVED_AFTER // timedelta(milliseconds=1),
             )
